@@ -1,0 +1,284 @@
+/**
+ * Operations: every kernel wait (receive, sleep, join, lock, …) is an {@link Operation}, an object
+ * that is both awaitable (`await op` in an async task or outside any task) and iterable
+ * (`yield* op` in a generator task, which the kernel drives itself). An operation is waited once.
+ *
+ * State machine: idle → waiting → settled. `begin` moves idle → waiting and lets the subclass try
+ * to complete at once (a message already in the mailbox, a free lock); `resolve`/`reject` move
+ * waiting → settled exactly once, whoever calls first (the source, the timer, a cancellation).
+ * @module
+ */
+import type { Clock, TimerHandle } from './clock.js'
+import { realClock } from './clock.js'
+import { TaskosError, TimeoutError, describe } from './errors.js'
+
+/** What an operation needs of the task that waits on it (implemented by the kernel's tasks). */
+export interface Waiter {
+  readonly clock: Clock
+  /** An error to raise instead of waiting (cancellation, `throw()`), or undefined. */
+  interruption(): unknown
+  /** The operation starts waiting on behalf of this task. */
+  addWait(op: Operation<unknown>): void
+  /** The operation stopped waiting. */
+  removeWait(op: Operation<unknown>): void
+  /** A generator task's operation settled: resume the generator through the kernel's run queue. */
+  resume(ok: boolean, value: unknown): void
+  /** Describes the task for error messages. */
+  readonly label: string
+}
+
+const IDLE = 0
+const WAITING = 1
+const SETTLED = 2
+// flag bits above the state
+const STATE = 3
+const OK = 4
+const DRIVEN = 8 // yielded from a generator: the kernel resumes it
+const STARTING = 16 // inside begin(): a synchronous settle is picked up by the caller
+const QUEUED = 32 // always resume through the run queue, even when settled at once (yield)
+const DELEGATED = 64 // the iterator protocol has handed `this` out once
+
+interface AwaitRecord {
+  promise: Promise<unknown>
+  resolve: (value: unknown) => void
+  reject: (error: unknown) => void
+}
+
+/**
+ * A kernel wait: awaitable (`await op`) and delegable (`yield* op`). Subclasses implement `start`
+ * (try to complete at once, or register with their source) and `cancelWait` (unregister).
+ * @typeParam T - the value the wait produces.
+ */
+export abstract class Operation<T> implements PromiseLike<T> {
+  /** @internal the task waiting, when known (created through a task's context, or yielded). */
+  _waiter: Waiter | undefined
+  /** @internal clock for the timeout when no task is bound. */
+  _clock: Clock | undefined
+  /** @internal state and flags. */
+  _bits = IDLE
+  /** @internal result or error once settled. */
+  _value: unknown = undefined
+  /** @internal timeout in ms, or undefined for none. */
+  _timeout: number | undefined
+  _timer: TimerHandle | undefined = undefined
+  _await: AwaitRecord | undefined = undefined
+
+  constructor(waiter: Waiter | undefined, timeout: number | undefined, clock?: Clock) {
+    this._waiter = waiter
+    this._timeout = timeout
+    this._clock = clock
+  }
+
+  /** Try to complete at once, or register with the source. Called once, inside `begin`. */
+  protected abstract start(): void
+  /** Unregister from the source after a timeout, cancellation or interruption. */
+  protected abstract cancelWait(): void
+  /** Text for the timeout error: what was being waited for. */
+  protected abstract describe(): string
+
+  /** Whether the operation has settled. */
+  get settled(): boolean {
+    return (this._bits & STATE) === SETTLED
+  }
+
+  /** @internal Starts waiting; a synchronous completion leaves the operation settled. */
+  _begin(): void {
+    if ((this._bits & STATE) !== IDLE) {
+      throw new TaskosError('ERR_INVALID_STATE', `an operation is waited once (${this.describe()})`)
+    }
+    this._bits = (this._bits & ~STATE) | WAITING | STARTING
+    const waiter = this._waiter
+    if (waiter !== undefined) {
+      const interruption = waiter.interruption()
+      if (interruption !== undefined) {
+        this.#settle(false, interruption)
+        this._bits &= ~STARTING
+        return
+      }
+      waiter.addWait(this)
+    }
+    try {
+      this.start()
+    } catch (error) {
+      this.reject(error)
+    }
+    if ((this._bits & STATE) === WAITING && this._timeout !== undefined) {
+      const clock = waiter?.clock ?? this._clock ?? realClock
+      this._timer = clock.setTimer(this._timeout, this.#onTimeout)
+    }
+    this._bits &= ~STARTING
+  }
+
+  /** @internal Marks this operation as driven by a generator task (resumed via the run queue). */
+  _drive(waiter: Waiter): void {
+    this._waiter = waiter
+    this._bits |= DRIVEN
+  }
+
+  /** @internal Whether the generator driving it can continue at once. */
+  get _immediate(): boolean {
+    return (this._bits & (STATE | QUEUED)) === SETTLED
+  }
+
+  /** @internal Result of a settled operation. */
+  get _ok(): boolean {
+    return (this._bits & OK) !== 0
+  }
+
+  /** Whether a generator task yielded this operation (the kernel resumes it), rather than awaited it. */
+  protected get _drivenByKernel(): boolean {
+    return (this._bits & DRIVEN) !== 0
+  }
+
+  /** @internal Always resume through the run queue, even when completing inside begin (yield). */
+  protected queued(): void {
+    this._bits |= QUEUED
+  }
+
+  /** Completes the wait with a value (the source calls this); ignored once settled. */
+  resolve(value: T): void {
+    if ((this._bits & STATE) !== WAITING) return
+    this.#settle(true, value)
+  }
+
+  /** Fails the wait; ignored once settled. Unregisters from the source. */
+  reject(error: unknown): void {
+    if ((this._bits & STATE) !== WAITING) return
+    try {
+      this.cancelWait()
+    } finally {
+      this.#settle(false, error)
+    }
+  }
+
+  #settle(ok: boolean, value: unknown): void {
+    this._bits = (this._bits & ~STATE) | SETTLED | (ok ? OK : 0)
+    this._value = value
+    if (this._timer !== undefined) {
+      ;(this._waiter?.clock ?? this._clock ?? realClock).clearTimer(this._timer)
+      this._timer = undefined
+    }
+    const waiter = this._waiter
+    if (waiter !== undefined) waiter.removeWait(this)
+    if ((this._bits & DRIVEN) !== 0) {
+      if ((this._bits & (STARTING | QUEUED)) !== STARTING) waiter!.resume(ok, value)
+    } else if (this._await !== undefined) {
+      if (ok) this._await.resolve(value)
+      else this._await.reject(value)
+    }
+  }
+
+  #onTimeout = (): void => {
+    this._timer = undefined
+    const ms = this._timeout ?? 0
+    const who = this._waiter === undefined ? '' : `${this._waiter.label}: `
+    this.reject(new TimeoutError(`${who}${this.describe()} timed out after ${ms} ms`, ms))
+  }
+
+  /** Awaits the operation. */
+  then<R1 = T, R2 = never>(
+    onfulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
+    onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
+  ): Promise<R1 | R2> {
+    return (this.#promise() as Promise<T>).then(onfulfilled, onrejected)
+  }
+
+  /** Awaits the operation, handling a failure. */
+  catch<R2 = never>(onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null): Promise<T | R2> {
+    return (this.#promise() as Promise<T>).catch(onrejected)
+  }
+
+  #promise(): Promise<unknown> {
+    if (this._await !== undefined) return this._await.promise
+    if ((this._bits & DRIVEN) !== 0) {
+      throw new TaskosError(
+        'ERR_INVALID_STATE',
+        `an operation is waited once (${this.describe()}): it was yielded`,
+      )
+    }
+    let resolve!: (value: unknown) => void
+    let reject!: (error: unknown) => void
+    const promise = new Promise<unknown>((res, rej) => {
+      resolve = res
+      reject = rej
+    })
+    this._await = { promise, resolve, reject }
+    if ((this._bits & STATE) === IDLE) this._begin()
+    else if ((this._bits & STATE) === SETTLED) {
+      if (this._ok) resolve(this._value)
+      else reject(this._value)
+    }
+    return promise
+  }
+
+  // The iterator protocol for `yield*`: hand the operation to the driving kernel once, then return
+  // what the kernel resumes the generator with.
+  /** Delegation for `yield*` inside generator tasks. */
+  [Symbol.iterator](): Generator<Operation<unknown>, T, unknown> {
+    return this
+  }
+  /** @internal iterator protocol */
+  next(value?: unknown): IteratorResult<Operation<unknown>, T> {
+    if ((this._bits & DELEGATED) === 0) {
+      this._bits |= DELEGATED
+      return { value: this, done: false }
+    }
+    return { value: value as T, done: true }
+  }
+  /** @internal iterator protocol: the kernel throws a failure into the generator through here. */
+  throw(error: unknown): IteratorResult<Operation<unknown>, T> {
+    throw error
+  }
+  /** @internal iterator protocol: the generator is being closed while it waits. */
+  return(value?: unknown): IteratorResult<Operation<unknown>, T> {
+    if ((this._bits & STATE) === WAITING) {
+      try {
+        this.cancelWait()
+      } finally {
+        this._bits = (this._bits & ~STATE) | SETTLED
+        if (this._timer !== undefined)
+          (this._waiter?.clock ?? this._clock ?? realClock).clearTimer(this._timer)
+        this._waiter?.removeWait(this)
+      }
+    }
+    return { value: value as T, done: true }
+  }
+
+  /** An operation that settles with a promise (or any thenable). */
+  static from<T>(promise: PromiseLike<T>, describe = 'promise'): Operation<T> {
+    return new PromiseOperation(promise, describe)
+  }
+}
+
+/** An operation over a promise: settles when the promise does. */
+class PromiseOperation<T> extends Operation<T> {
+  readonly #source: PromiseLike<T>
+  readonly #what: string
+  constructor(source: PromiseLike<T>, what: string) {
+    super(undefined, undefined)
+    this.#source = source
+    this.#what = what
+  }
+  protected start(): void {
+    this.#source.then(
+      (v) => this.resolve(v),
+      (e: unknown) => this.reject(e),
+    )
+  }
+  protected cancelWait(): void {}
+  protected describe(): string {
+    return this.#what
+  }
+}
+
+/** Validates a `timeout` option: undefined, or a number of ms >= 0 (Infinity means none). */
+export function checkTimeout(timeout: unknown, option = 'timeout'): number | undefined {
+  if (timeout === undefined || timeout === Infinity) return undefined
+  if (typeof timeout !== 'number' || !(timeout >= 0)) {
+    throw new TaskosError(
+      'ERR_INVALID_OPTION',
+      `invalid option ${option}: ${describe(timeout)} (expected a number of ms >= 0)`,
+    )
+  }
+  return timeout
+}
