@@ -12,7 +12,7 @@ import { KernelTask, NO_MESSAGE, joinOperation, setContextFactory } from './task
 import type { Observer } from './task.js'
 import type { SupervisedChild, SuperviseOptions } from './supervise.js'
 import { supervise } from './supervise.js'
-import type { ArgsOf, CallArgs, ExitNotice, JoinAnyResult, ResultOf, Task, TaskFn } from './types.js'
+import type { BodyResult, CallArgs, ExitNotice, JoinAnyResult, Task, TaskFn } from './types.js'
 
 /** Options of `spawn`. */
 export interface SpawnOptions {
@@ -72,9 +72,15 @@ export interface TaskContext {
    * cancelling the parent cancels the child.
    * @throws ERR_INVALID_ARGUMENT, ERR_INVALID_OPTION, ERR_CLOSED
    */
-  spawn<F extends TaskFn>(fn: F, ...rest: CallArgs<F, SpawnOptions>): KernelTask<ResultOf<F>>
+  spawn<A extends unknown[], X>(
+    fn: (t: TaskContext, ...args: A) => X,
+    ...rest: CallArgs<A, SpawnOptions>
+  ): KernelTask<BodyResult<X>>
   /** Spawns a task owned by the kernel, not by this task: it may outlive this task. */
-  spawnDetached<F extends TaskFn>(fn: F, ...rest: CallArgs<F, SpawnOptions>): KernelTask<ResultOf<F>>
+  spawnDetached<A extends unknown[], X>(
+    fn: (t: TaskContext, ...args: A) => X,
+    ...rest: CallArgs<A, SpawnOptions>
+  ): KernelTask<BodyResult<X>>
   /**
    * Waits for a child (by task or id) and gives its value; rejects with its error.
    * @throws ERR_NOT_CHILD when the task is not a child of this task; ERR_UNKNOWN_TASK for an id
@@ -106,7 +112,8 @@ export interface TaskContext {
   yield(): Operation<void>
   /**
    * When `task` ends, an {@link ExitNotice} `{ type: 'exit', task, status, value | error }` arrives
-   * in this task's mailbox (at once if it has ended already).
+   * in this task's mailbox (at once if it has ended already). The notice counts as observing the
+   * task: a monitored child's failure does not fail its parent (the parent got the error).
    */
   monitor(task: Task): void
   /** Stops a `monitor`; a notice already delivered stays in the mailbox. */
@@ -118,7 +125,11 @@ export interface TaskContext {
    * waits for its result; cancelling this task cancels the offloaded work.
    * @throws ERR_NO_EXECUTOR when the kernel has no executor.
    */
-  offload<F extends TaskFn>(fn: F, args: ArgsOf<F>, options?: OffloadOptions): Operation<ResultOf<F>>
+  offload<A extends unknown[], X>(
+    fn: (t: TaskContext, ...args: A) => X,
+    args: A,
+    options?: OffloadOptions,
+  ): Operation<BodyResult<X>>
   /**
    * Starts a supervisor as a child of this task: it spawns `children` and restarts them as
    * `strategy` says (see {@link SuperviseOptions}).
@@ -141,9 +152,11 @@ export function checkSpawn(fn: unknown, args: unknown, options: unknown): SpawnO
   return o
 }
 
+/** A monitor: the exit notice (with the error of a failure) counts as observing the task. */
 class MonitorRecord implements Observer {
   constructor(readonly watcher: KernelTask<unknown>) {}
   _taskEnded(task: KernelTask<unknown>): void {
+    task._observe()
     this.watcher.send({ type: 'exit', task, ...task.outcome! } satisfies ExitNotice)
   }
 }
@@ -178,14 +191,22 @@ class Context implements TaskContext {
     return task
   }
 
-  spawn<F extends TaskFn>(fn: F, ...rest: CallArgs<F, SpawnOptions>): KernelTask<ResultOf<F>> {
+  spawn<A extends unknown[], X>(
+    fn: (t: TaskContext, ...args: A) => X,
+    ...rest: CallArgs<A, SpawnOptions>
+  ): KernelTask<BodyResult<X>> {
     const task = this.#live()
-    return task.kernel._spawn(fn, rest[0], rest[1], task) as KernelTask<ResultOf<F>>
+    return task.kernel._spawn(fn as unknown as TaskFn, rest[0], rest[1], task) as KernelTask<BodyResult<X>>
   }
 
-  spawnDetached<F extends TaskFn>(fn: F, ...rest: CallArgs<F, SpawnOptions>): KernelTask<ResultOf<F>> {
+  spawnDetached<A extends unknown[], X>(
+    fn: (t: TaskContext, ...args: A) => X,
+    ...rest: CallArgs<A, SpawnOptions>
+  ): KernelTask<BodyResult<X>> {
     this.#live()
-    return this.task.kernel._spawn(fn, rest[0], rest[1], undefined) as KernelTask<ResultOf<F>>
+    return this.task.kernel._spawn(fn as unknown as TaskFn, rest[0], rest[1], undefined) as KernelTask<
+      BodyResult<X>
+    >
   }
 
   join<R>(child: Task<R> | number): Operation<R> {
@@ -277,9 +298,13 @@ class Context implements TaskContext {
     this.#live()._setHotSwappable(on)
   }
 
-  offload<F extends TaskFn>(fn: F, args: ArgsOf<F>, options: OffloadOptions = {}): Operation<ResultOf<F>> {
+  offload<A extends unknown[], X>(
+    fn: (t: TaskContext, ...args: A) => X,
+    args: A,
+    options: OffloadOptions = {},
+  ): Operation<BodyResult<X>> {
     const task = this.#live()
-    return task.kernel._offload(task, fn, args, checkTimeout(options.timeout))
+    return task.kernel._offload(task, fn as unknown as TaskFn, args, checkTimeout(options.timeout))
   }
 
   supervise(children: readonly SupervisedChild[], options?: SuperviseOptions): KernelTask<void> {

@@ -9,12 +9,13 @@ import { TaskFailedError, TaskosError, invalidArgument, invalidOption } from './
 import type { Executor, Kernel } from './kernel.js'
 import type { Operation } from './operation.js'
 import { KernelTask } from './task.js'
-import type { ArgsOf, ExitNotice, ResultOf, Task, TaskFn } from './types.js'
+import type { ExitNotice, ResultOf, Task, TaskFn } from './types.js'
 
 /** One job of a dispatch: a task function, its arguments, and extra data not passed to it. */
 export interface Job<F extends TaskFn = TaskFn> {
   fn: F
-  args?: ArgsOf<F>
+  /** The arguments after the context (not checked against `fn`: jobs may differ in kind). */
+  args?: readonly unknown[]
   /** Kept with the job (the collector sees it); not passed to `fn`. */
   extra?: unknown
 }

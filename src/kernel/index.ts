@@ -35,6 +35,7 @@ export type {
   TaskFn,
   ArgsOf,
   ResultOf,
+  BodyResult,
   CallArgs,
   Task,
   ExitNotice,

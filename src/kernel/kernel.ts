@@ -22,7 +22,7 @@ import { Operation, checkTimeout } from './operation.js'
 import type { SupervisedChild, SuperviseOptions } from './supervise.js'
 import { supervise } from './supervise.js'
 import { Family, KernelTask, linkLive, unlinkLive } from './task.js'
-import type { ArgsOf, CallArgs, Outcome, ResultOf, Task, TaskFn, TaskStatus } from './types.js'
+import type { BodyResult, CallArgs, Outcome, ResultOf, Task, TaskFn, TaskStatus } from './types.js'
 
 /**
  * Runs tasks elsewhere: a pool of workers, a cluster. COS's "virtual machine".
@@ -34,7 +34,11 @@ export interface Executor {
   /** Slots free now. */
   freeSlots(): number
   /** Starts `fn(t, ...args)` on the executor; the returned task settles with its outcome. */
-  run<F extends TaskFn>(fn: F, args: ArgsOf<F>, options?: ExecutorRunOptions): Task<ResultOf<F>>
+  run<A extends unknown[], X>(
+    fn: (t: TaskContext, ...args: A) => X,
+    args: A,
+    options?: ExecutorRunOptions,
+  ): Task<BodyResult<X>>
   /** Finishes queued work, then releases the executor's resources. */
   close(): Promise<void>
 }
@@ -158,8 +162,11 @@ export class Kernel {
    * @example
    * const task = k.spawn(function* (t) { return (yield* t.receive<number>()) * 2 })
    */
-  spawn<F extends TaskFn>(fn: F, ...rest: CallArgs<F, SpawnOptions>): KernelTask<ResultOf<F>> {
-    return this._spawn(fn, rest[0], rest[1], undefined) as KernelTask<ResultOf<F>>
+  spawn<A extends unknown[], X>(
+    fn: (t: TaskContext, ...args: A) => X,
+    ...rest: CallArgs<A, SpawnOptions>
+  ): KernelTask<BodyResult<X>> {
+    return this._spawn(fn as unknown as TaskFn, rest[0], rest[1], undefined) as KernelTask<BodyResult<X>>
   }
 
   /** @internal */
@@ -243,8 +250,8 @@ export class Kernel {
     else {
       unlinkLive(this.#roots, task)
       if ((status === 2 || status === 3) && !task._observed) {
-        // like an unhandled rejection: give the spawner until the microtask queue drains to join it
-        queueMicrotask(() => {
+        // like an unhandled rejection: the spawner has until the microtask queue drains to join it
+        setImmediate(() => {
           if (task._observed) return
           const error =
             task.outcome!.status === 'done' ? undefined : (task.outcome as { error: unknown }).error

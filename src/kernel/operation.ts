@@ -15,8 +15,8 @@ import { TaskosError, TimeoutError, describe } from './errors.js'
 /** What an operation needs of the task that waits on it (implemented by the kernel's tasks). */
 export interface Waiter {
   readonly clock: Clock
-  /** An error to raise instead of waiting (cancellation, `throw()`), or undefined. */
-  interruption(): unknown
+  /** An error to raise instead of starting `op` (cancellation, `throw()`, a failed child), or undefined. */
+  interruption(op: Operation<unknown>): unknown
   /** The operation starts waiting on behalf of this task. */
   addWait(op: Operation<unknown>): void
   /** The operation stopped waiting. */
@@ -49,7 +49,7 @@ interface AwaitRecord {
  * (try to complete at once, or register with their source) and `cancelWait` (unregister).
  * @typeParam T - the value the wait produces.
  */
-export abstract class Operation<T> implements PromiseLike<T> {
+export abstract class Operation<T> implements Promise<T> {
   /** @internal the task waiting, when known (created through a task's context, or yielded). */
   _waiter: Waiter | undefined
   /** @internal clock for the timeout when no task is bound. */
@@ -76,6 +76,14 @@ export abstract class Operation<T> implements PromiseLike<T> {
   /** Text for the timeout error: what was being waited for. */
   protected abstract describe(): string
 
+  /**
+   * Whether this waits for tasks to end (join, settle, joinAny): such waits are not interrupted by
+   * a child's failure, since they are how a parent handles it.
+   */
+  get joinsTasks(): boolean {
+    return false
+  }
+
   /** Whether the operation has settled. */
   get settled(): boolean {
     return (this._bits & STATE) === SETTLED
@@ -89,7 +97,7 @@ export abstract class Operation<T> implements PromiseLike<T> {
     this._bits = (this._bits & ~STATE) | WAITING | STARTING
     const waiter = this._waiter
     if (waiter !== undefined) {
-      const interruption = waiter.interruption()
+      const interruption = waiter.interruption(this)
       if (interruption !== undefined) {
         this.#settle(false, interruption)
         this._bits &= ~STARTING
@@ -188,6 +196,16 @@ export abstract class Operation<T> implements PromiseLike<T> {
     return (this.#promise() as Promise<T>).catch(onrejected)
   }
 
+  /** Runs `onfinally` when the operation settles, either way. */
+  finally(onfinally?: (() => void) | null): Promise<T> {
+    return (this.#promise() as Promise<T>).finally(onfinally)
+  }
+
+  /** Operations pass for promises: `Promise.all([task.join(), …])`, `assert.rejects(op)`. */
+  get [Symbol.toStringTag](): string {
+    return 'Operation'
+  }
+
   #promise(): Promise<unknown> {
     if (this._await !== undefined) return this._await.promise
     if ((this._bits & DRIVEN) !== 0) {
@@ -215,7 +233,11 @@ export abstract class Operation<T> implements PromiseLike<T> {
   // what the kernel resumes the generator with.
   /** Delegation for `yield*` inside generator tasks. */
   [Symbol.iterator](): Generator<Operation<unknown>, T, unknown> {
-    return this
+    if ((this._bits & (STATE | DELEGATED)) !== IDLE || this._await !== undefined) {
+      throw new TaskosError('ERR_INVALID_STATE', `an operation is waited once (${this.describe()})`)
+    }
+    // The operation is its own iterator (next/throw/return below); `yield*` needs nothing else.
+    return this as unknown as Generator<Operation<unknown>, T, unknown>
   }
   /** @internal iterator protocol */
   next(value?: unknown): IteratorResult<Operation<unknown>, T> {

@@ -139,4 +139,7 @@ export class JoinAnyOp extends Operation<JoinAnyResult | undefined> {
   protected describe(): string {
     return 'joinAny'
   }
+  override get joinsTasks(): boolean {
+    return true
+  }
 }

@@ -8,7 +8,7 @@ import type { TaskContext } from './context.js'
 import { TaskosError, describe, invalidArgument, invalidOption } from './errors.js'
 import type { Kernel } from './kernel.js'
 import { KernelTask } from './task.js'
-import type { ArgsOf, ExitNotice, TaskFn } from './types.js'
+import type { ExitNotice, TaskFn } from './types.js'
 
 /** Which children restart when one fails. */
 export type SuperviseStrategy = 'one-for-one' | 'one-for-all' | 'rest-for-one'
@@ -19,10 +19,10 @@ export type SuperviseStrategy = 'one-for-one' | 'one-for-all' | 'rest-for-one'
  */
 export type RestartPolicy = 'permanent' | 'transient' | 'temporary'
 
-/** One supervised child. */
-export interface SupervisedChild<F extends TaskFn = TaskFn> {
-  fn: F
-  args?: ArgsOf<F>
+/** One supervised child. (`args` is not checked against `fn` here: children differ in kind.) */
+export interface SupervisedChild {
+  fn: TaskFn
+  args?: readonly unknown[]
   /** Registered in the kernel for the current instance, so `t.send(name, …)` survives restarts. */
   name?: string
   /** @default 'transient' */
@@ -88,7 +88,11 @@ async function supervisor(
   const restarts: number[] = []
   const start = (i: number): void => {
     const spec = specs[i]!
-    const child = t.spawn(spec.fn, spec.args ?? [], spec.name === undefined ? undefined : { name: spec.name })
+    const child = t.spawn(
+      spec.fn,
+      (spec.args ?? []) as never[],
+      spec.name === undefined ? undefined : { name: spec.name },
+    )
     current[i] = child
     if (spec.name !== undefined) {
       kernel.unregister(spec.name)

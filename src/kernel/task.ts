@@ -56,6 +56,8 @@ export class Family {
   live = 0
   doneHead: KernelTask<unknown> | undefined = undefined
   doneTail: KernelTask<unknown> | undefined = undefined
+  /** Failed or crashed children in the finished list (unobserved failures). */
+  failed = 0
   /** A `joinAny` waiting for the next child to finish. */
   any: Operation<unknown> | undefined = undefined
 }
@@ -229,11 +231,13 @@ export class KernelTask<R = unknown> implements Task<R>, Waiter {
    * its failure no longer fails its parent.
    */
   join(): Operation<R> {
+    this._observe()
     return new JoinOp<R>(this, undefined, false)
   }
 
   /** Waits for the task to end and gives its outcome; never rejects. Marks the task observed. */
   settle(): Operation<Outcome<R>> {
+    this._observe()
     return new JoinOp<Outcome<R>>(this, undefined, true)
   }
 
@@ -319,8 +323,8 @@ export class KernelTask<R = unknown> implements Task<R>, Waiter {
     return true
   }
 
-  /** @internal Waiter: the error to raise instead of waiting, if any. */
-  interruption(): unknown {
+  /** @internal Waiter: the error to raise instead of starting `op`, if any. */
+  interruption(op: Operation<unknown>): unknown {
     const bits = this._bits
     if ((bits & CANCEL) !== 0) return this._x!.cancelError
     const x = this._x
@@ -333,7 +337,37 @@ export class KernelTask<R = unknown> implements Task<R>, Waiter {
     if ((bits & (BODY_ENDED | STATUS)) !== 0) {
       return new TaskosError('ERR_INVALID_STATE', `${this.label} has ended: it can no longer wait`)
     }
+    if (this._kids !== undefined && this._kids.failed > 0 && !op.joinsTasks) return this._takeChildFailure()
     return undefined
+  }
+
+  /** @internal collects the oldest unobserved failed child and wraps its error for the parent. */
+  _takeChildFailure(): TaskFailedError | undefined {
+    const kids = this._kids
+    if (kids === undefined) return undefined
+    for (let c = kids.doneHead; c !== undefined; c = c._next) {
+      const s = c._bits & STATUS
+      if (s === FAILED || s === CRASHED) {
+        c._observe()
+        return new TaskFailedError(`${this.label}: child ${c.label} failed: ${message(c._value)}`, {
+          cause: c._value,
+        })
+      }
+    }
+    return undefined
+  }
+
+  /** @internal a child failed unobserved while the body runs: interrupt a wait that is not a join. */
+  _interruptForChild(): void {
+    const w = this._wait
+    const op = Array.isArray(w)
+      ? w.find((o) => !o.joinsTasks)
+      : w !== undefined && !w.joinsTasks
+        ? w
+        : undefined
+    if (op === undefined) return
+    const failure = this._takeChildFailure()
+    if (failure !== undefined) op.reject(failure)
   }
 
   /** The task's AbortSignal: aborts with the cancellation error when the task is cancelled. */
@@ -597,18 +631,9 @@ export class KernelTask<R = unknown> implements Task<R>, Waiter {
     let ok = (bits & BODY_OK) !== 0
     let value = this._value
     const kids = this._kids
-    if (ok && kids !== undefined) {
-      for (let c = kids.doneHead; c !== undefined; c = c._next) {
-        const s = c._bits & STATUS
-        if (s === FAILED || s === CRASHED) {
-          ok = false
-          value = new TaskFailedError(`${this.label}: child ${c.label} failed: ${message(c._value)}`, {
-            cause: c._value,
-          })
-          c._bits |= OBSERVED
-          break
-        }
-      }
+    if (ok && kids !== undefined && kids.failed > 0) {
+      value = this._takeChildFailure()
+      ok = false
     }
     let status: number
     if (ok) status = DONE
@@ -660,11 +685,14 @@ export class KernelTask<R = unknown> implements Task<R>, Waiter {
       if (kids.doneTail === undefined) kids.doneHead = child
       else kids.doneTail._next = child
       kids.doneTail = child
+      if (s === FAILED || s === CRASHED) kids.failed++
       const any = kids.any
       if (any !== undefined) {
         kids.any = undefined
         child._observe()
         any.resolve({ task: child, ...child.outcome! })
+      } else if (kids.failed > 0 && (this._bits & BODY_ENDED) === 0) {
+        this._interruptForChild()
       }
     }
     if ((this._bits & BODY_ENDED) !== 0) {
@@ -680,6 +708,8 @@ export class KernelTask<R = unknown> implements Task<R>, Waiter {
     this._bits &= ~IN_DONE
     const kids = this.parent?._kids
     if (kids === undefined) return
+    const s = this._bits & STATUS
+    if (s === FAILED || s === CRASHED) kids.failed--
     const { _prev: prev, _next: next } = this
     if (prev === undefined) kids.doneHead = next
     else prev._next = next
@@ -771,6 +801,9 @@ class JoinOp<T> extends Operation<T> implements Observer {
   protected describe(): string {
     return `join of ${this.#target.label}`
   }
+  override get joinsTasks(): boolean {
+    return true
+  }
   _taskEnded(target: KernelTask<unknown>): void {
     const outcome = target.outcome!
     if (this.#outcome) this.resolve(outcome as T)
@@ -781,5 +814,6 @@ class JoinOp<T> extends Operation<T> implements Observer {
 
 /** @internal creates a join operation bound to a waiting task (used by `t.join`). */
 export function joinOperation<R>(target: KernelTask<unknown>, waiter: Waiter | undefined): Operation<R> {
+  target._observe()
   return new JoinOp<R>(target, waiter, false)
 }

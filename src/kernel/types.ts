@@ -23,16 +23,17 @@ export type TaskFn = (t: TaskContext, ...args: never[]) => unknown
 /** The argument list of a task function (everything after the context). */
 export type ArgsOf<F> = F extends (t: never, ...args: infer A) => unknown ? A : never
 
-/** The result of a task function: a generator's return value, an async function's resolved value. */
-export type ResultOf<F> = F extends (...args: never[]) => infer X
-  ? X extends Generator<unknown, infer R, never>
-    ? R
-    : Awaited<X>
-  : never
+/** What a body's return value settles to: a generator's return value, a promise's value, or the value. */
+export type BodyResult<X> = X extends Generator<unknown, infer R, never> ? R : Awaited<X>
 
-/** `(args?, options?)` when the function takes no arguments (or only optional ones), else `(args, options?)`. */
-export type CallArgs<F, O> =
-  [] extends ArgsOf<F> ? [args?: ArgsOf<F>, options?: O] : [args: ArgsOf<F>, options?: O]
+/** The result of a task function: a generator's return value, an async function's resolved value. */
+export type ResultOf<F> = F extends (...args: never[]) => infer X ? BodyResult<X> : never
+
+/**
+ * The arguments after `fn` of every call that starts work: `(args?, options?)` when the function
+ * takes no arguments (or only optional ones), else `(args, options?)`.
+ */
+export type CallArgs<A extends unknown[], O> = [] extends A ? [args?: A, options?: O] : [args: A, options?: O]
 
 /**
  * A running or finished task, wherever it runs (kernel, pool, cluster): an address for messages
