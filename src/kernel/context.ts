@@ -4,15 +4,24 @@
  * @module
  */
 import { TaskosError, describe, invalidArgument, invalidOption } from './errors.js'
-import type { Kernel } from './kernel.js'
+import type { Addressable, Kernel } from './kernel.js'
 import type { Operation } from './operation.js'
 import { checkTimeout } from './operation.js'
 import { JoinAnyOp, ReceiveOp, SleepOp, YieldOp } from './ops.js'
-import { KernelTask, NO_MESSAGE, joinOperation, setContextFactory } from './task.js'
+import { FLY_RECEIVE, FLY_YIELD, NO_MESSAGE, TaskCore, joinOperation } from './task.js'
 import type { Observer } from './task.js'
 import type { SupervisedChild, SuperviseOptions } from './supervise.js'
 import { supervise } from './supervise.js'
-import type { BodyResult, CallArgs, ExitNotice, JoinAnyResult, Task, TaskFn } from './types.js'
+import type {
+  BodyResult,
+  CallArgs,
+  ExitNotice,
+  JoinAnyResult,
+  Outcome,
+  Task,
+  TaskFn,
+  TaskStatus,
+} from './types.js'
 
 /** Options of `spawn`. */
 export interface SpawnOptions {
@@ -105,7 +114,7 @@ export interface TaskContext {
    * @returns true if delivered (to at least one subscriber for a channel); false if the task ended.
    * @throws ERR_UNKNOWN_NAME when no task or channel is registered under the name.
    */
-  send(to: Task | string, message: unknown): boolean
+  send(to: Task | Addressable | string, message: unknown): boolean
   /** Waits `ms` on the kernel's clock. */
   sleep(ms: number): Operation<void>
   /** Lets every other ready task run first: back of the run queue. */
@@ -137,6 +146,49 @@ export interface TaskContext {
   supervise(children: readonly SupervisedChild[], options?: SuperviseOptions): KernelTask<void>
 }
 
+/**
+ * A task of a kernel, as its spawner sees it: an address for messages and a handle to join,
+ * settle, cancel, throw into or hot-swap it. (Inside its body the same task is the context `t`.)
+ * @typeParam R - the task's result.
+ */
+export interface KernelTask<R = unknown> extends Task<R> {
+  /** The kernel that runs the task. */
+  readonly kernel: Kernel
+  /** The task that spawned it; undefined for tasks owned by the kernel. */
+  readonly parent: KernelTask<unknown> | undefined
+  /** `task 'name' #id` or `task #id`, for messages. */
+  readonly label: string
+  /** Whether the task has ended. */
+  readonly ended: boolean
+  /** Whether cancellation was requested. */
+  readonly cancelled: boolean
+  /** Whether the task was spawned detached (owned by the kernel). */
+  readonly detached: boolean
+  /** The outcome of an ended task, or undefined while it runs. */
+  readonly outcome: Outcome<R> | undefined
+  /** Messages waiting in the mailbox. */
+  readonly mailboxSize: number
+  /** Aborts when the task is cancelled. */
+  readonly signal: AbortSignal
+  readonly status: TaskStatus
+  /** Raises `error` at the task's current kernel wait, or its next one (COS Task.throw). @returns false if it ended. */
+  throw(error: unknown): boolean
+  /**
+   * Replaces the body with `fn` at the task's next `receive` while it is hot-swappable (pycos hot
+   * swap): same id, mailbox and children.
+   * @throws ERR_INVALID_STATE if the task has ended; ERR_INVALID_ARGUMENT if fn is not a function.
+   */
+  hotSwap<A extends unknown[]>(fn: (t: TaskContext, ...args: A) => unknown, args?: A): void
+}
+
+/** The runtime class of kernel tasks, for `task instanceof KernelTask`. */
+
+export const KernelTask = class KernelTask {
+  static [Symbol.hasInstance](value: unknown): boolean {
+    return value instanceof TaskImpl
+  }
+} as unknown as abstract new (...args: never[]) => KernelTask<unknown>
+
 /** @internal validates spawn arguments and options; shared by kernel.spawn and the context. */
 export function checkSpawn(fn: unknown, args: unknown, options: unknown): SpawnOptions | undefined {
   if (typeof fn !== 'function') throw invalidArgument('task function', fn, 'a function (t, ...args) => …')
@@ -154,148 +206,157 @@ export function checkSpawn(fn: unknown, args: unknown, options: unknown): SpawnO
 
 /** A monitor: the exit notice (with the error of a failure) counts as observing the task. */
 class MonitorRecord implements Observer {
-  constructor(readonly watcher: KernelTask<unknown>) {}
-  _taskEnded(task: KernelTask<unknown>): void {
+  constructor(readonly watcher: TaskCore<unknown>) {}
+  _taskEnded(task: TaskCore<unknown>): void {
     task._observe()
-    this.watcher.send({ type: 'exit', task, ...task.outcome! } satisfies ExitNotice)
+    this.watcher._deliver({ type: 'exit', task, ...task.outcome! } satisfies ExitNotice)
   }
 }
 
-class Context implements TaskContext {
-  readonly task: KernelTask<unknown>
-  constructor(task: KernelTask<unknown>) {
-    this.task = task
+/**
+ * A kernel task: its state machine (TaskCore) plus the context methods its body uses as `t`.
+ * @internal
+ */
+export class TaskImpl<R = unknown> extends TaskCore<R> implements TaskContext, KernelTask<R> {
+  /** The task itself: `t.task` is what others use to address it. */
+  get task(): KernelTask<unknown> {
+    return this
   }
 
-  get id(): number {
-    return this.task.id
-  }
-  get parent(): KernelTask<unknown> | undefined {
-    return this.task.parent
-  }
-  get kernel(): Kernel {
-    return this.task.kernel
-  }
-  get signal(): AbortSignal {
-    return this.task.signal
+  declare readonly parent: TaskImpl<unknown> | undefined
+
+  /**
+   * From outside (one argument): puts `message` into this task's mailbox; false if it ended.
+   * Inside the body as `t.send(to, message)`: sends to another task or a registered name.
+   */
+  send(message: unknown): boolean
+  send(to: Task | Addressable | string, message: unknown): boolean
+  send(a: unknown, b?: unknown): boolean {
+    if (arguments.length < 2) return this._deliver(a)
+    if (typeof a === 'string') return this.kernel._sendToName(a, b)
+    if (a === null || typeof a !== 'object' || typeof (a as Task).send !== 'function') {
+      throw invalidArgument('message target', a, 'a task or a registered name')
+    }
+    const r = (a as Addressable).send(b)
+    return typeof r === 'number' ? r > 0 : r
   }
 
-  #live(): KernelTask<unknown> {
-    const task = this.task
-    if (task._ctx !== this) {
+  /**
+   * From outside (no argument): waits for this task to end. Inside the body as `t.join(child)`:
+   * waits for a child.
+   */
+  join(): Operation<R>
+  join<C>(child: Task<C> | number): Operation<C>
+  join(child?: unknown): Operation<unknown> {
+    if (arguments.length === 0) return this._join()
+    let target: TaskCore<unknown> | undefined
+    if (typeof child === 'number') {
+      target = findChild(this, child)
+      if (target === undefined) {
+        throw new TaskosError('ERR_UNKNOWN_TASK', `${this.label}: no unjoined child task has id ${child}`)
+      }
+    } else if (child instanceof TaskCore && child.parent === (this as unknown as TaskCore<unknown>)) {
+      target = child
+    } else {
       throw new TaskosError(
-        task.ended ? 'ERR_INVALID_STATE' : 'ERR_HOT_SWAPPED',
-        task.ended ? `${task.label} has ended` : `${task.label}: this body was replaced by hotSwap`,
+        'ERR_NOT_CHILD',
+        `${this.label} can only join its own children; ${child instanceof TaskCore ? child.label : describe(child)} ` +
+          'is not one (await task.join() waits for any task)',
       )
     }
-    return task
+    return joinOperation(target, this)
   }
 
   spawn<A extends unknown[], X>(
     fn: (t: TaskContext, ...args: A) => X,
     ...rest: CallArgs<A, SpawnOptions>
   ): KernelTask<BodyResult<X>> {
-    const task = this.#live()
-    return task.kernel._spawn(fn as unknown as TaskFn, rest[0], rest[1], task) as KernelTask<BodyResult<X>>
+    return this.kernel._spawn(fn as unknown as TaskFn, rest[0], rest[1], this) as KernelTask<BodyResult<X>>
   }
 
   spawnDetached<A extends unknown[], X>(
     fn: (t: TaskContext, ...args: A) => X,
     ...rest: CallArgs<A, SpawnOptions>
   ): KernelTask<BodyResult<X>> {
-    this.#live()
-    return this.task.kernel._spawn(fn as unknown as TaskFn, rest[0], rest[1], undefined) as KernelTask<
+    return this.kernel._spawn(fn as unknown as TaskFn, rest[0], rest[1], undefined) as KernelTask<
       BodyResult<X>
     >
   }
 
-  join<R>(child: Task<R> | number): Operation<R> {
-    const task = this.#live()
-    let target: KernelTask<unknown> | undefined
-    if (typeof child === 'number') {
-      target = findChild(task, child)
-      if (target === undefined) {
-        throw new TaskosError('ERR_UNKNOWN_TASK', `${task.label}: no unjoined child task has id ${child}`)
-      }
-    } else if (child instanceof KernelTask && child.parent === task) {
-      target = child
-    } else {
-      throw new TaskosError(
-        'ERR_NOT_CHILD',
-        `${task.label} can only join its own children; ${child instanceof KernelTask ? child.label : describe(child)} ` +
-          'is not one (await task.join() waits for any task)',
-      )
-    }
-    return joinOperation<R>(target, task)
-  }
-
   joinAny(options: JoinAnyOptions = {}): Operation<JoinAnyResult | undefined> {
-    const task = this.#live()
     const timeout = checkTimeout(options.timeout)
     if (options.block !== undefined && typeof options.block !== 'boolean') {
       throw invalidOption('block', options.block, 'a boolean')
     }
-    return new JoinAnyOp(task, options.block ?? true, timeout)
+    return new JoinAnyOp(this, options.block ?? true, timeout)
   }
 
   receive<T = unknown>(options?: ReceiveOptions): Operation<T> {
-    const task = this.#live()
-    if (options === undefined) return new ReceiveOp<T>(task, undefined, undefined)
+    if (options === undefined) {
+      // generator tasks share one stateless receive; the kernel keeps the wait in the task
+      return (this._isGenerator ? FLY_RECEIVE : new ReceiveOp<T>(this, undefined, undefined)) as Operation<T>
+    }
     const timeout = checkTimeout(options.timeout)
     if (options.filter !== undefined && typeof options.filter !== 'function') {
       throw invalidOption('filter', options.filter, 'a function (message) => boolean')
     }
-    return new ReceiveOp<T>(task, options.filter, timeout)
+    return new ReceiveOp<T>(this, options.filter, timeout)
   }
 
   tryReceive<T = unknown>(filter?: (message: unknown) => boolean): T | undefined {
-    const message = this.#live()._take(filter)
+    const message = this._take(filter)
     return message === NO_MESSAGE ? undefined : (message as T)
-  }
-
-  send(to: Task | string, message: unknown): boolean {
-    if (typeof to === 'string') return this.task.kernel._sendToName(to, message)
-    if (to === null || typeof to !== 'object' || typeof to.send !== 'function') {
-      throw invalidArgument('message target', to, 'a task or a registered name')
-    }
-    return to.send(message)
   }
 
   sleep(ms: number): Operation<void> {
     if (typeof ms !== 'number' || !(ms >= 0)) throw invalidArgument('sleep time', ms, 'a number of ms >= 0')
-    return new SleepOp(this.#live(), ms)
+    return new SleepOp(this, ms)
   }
 
   yield(): Operation<void> {
-    return new YieldOp(this.#live())
+    return (this._isGenerator ? FLY_YIELD : new YieldOp(this)) as Operation<void>
   }
 
   monitor(target: Task): void {
-    const watcher = this.#live()
-    if (target instanceof KernelTask) {
-      if (target.ended) new MonitorRecord(watcher)._taskEnded(target)
-      else target._addObserver(new MonitorRecord(watcher))
+    if (target instanceof TaskCore) {
+      if (target.ended) new MonitorRecord(this)._taskEnded(target)
+      else target._addObserver(new MonitorRecord(this))
       return
     }
     if (target === null || typeof target !== 'object' || typeof target.settle !== 'function') {
       throw invalidArgument('monitored task', target, 'a task')
     }
     target.settle().then(
-      (outcome) => watcher.send({ type: 'exit', task: target, ...outcome } satisfies ExitNotice),
+      (outcome) => this._deliver({ type: 'exit', task: target, ...outcome } satisfies ExitNotice),
       () => undefined, // settle never rejects
     )
   }
 
   demonitor(target: Task): void {
-    if (!(target instanceof KernelTask)) return
+    if (!(target instanceof TaskCore)) return
     const observers = target._x?.observers
     if (observers === undefined) return
-    const i = observers.findIndex((o) => o instanceof MonitorRecord && o.watcher === this.task)
+    const i = observers.findIndex(
+      (o) => o instanceof MonitorRecord && o.watcher === (this as unknown as TaskCore<unknown>),
+    )
     if (i >= 0) observers.splice(i, 1)
   }
 
   hotSwappable(on = true): void {
-    this.#live()._setHotSwappable(on)
+    this._setHotSwappable(on)
+  }
+
+  /**
+   * Replaces the task's body with `fn` (pycos hot swap): the new body starts with the same id,
+   * mailbox and children when the task next waits in `receive` while hot-swappable
+   * (`t.hotSwappable(true)`), at once if it waits there now. The old body is closed (a generator
+   * runs its `finally` blocks; an async body's pending receive rejects with ERR_HOT_SWAPPED and it
+   * must not use `t` again) and its result is ignored. A second hotSwap before the first applies
+   * replaces it.
+   * @throws ERR_INVALID_STATE if the task has ended; ERR_INVALID_ARGUMENT if fn is not a function.
+   */
+  hotSwap<A extends unknown[]>(fn: (t: TaskContext, ...args: A) => unknown, args?: A): void {
+    this._hotSwap(fn as unknown as TaskFn, args)
   }
 
   offload<A extends unknown[], X>(
@@ -303,25 +364,18 @@ class Context implements TaskContext {
     args: A,
     options: OffloadOptions = {},
   ): Operation<BodyResult<X>> {
-    const task = this.#live()
-    return task.kernel._offload(task, fn as unknown as TaskFn, args, checkTimeout(options.timeout))
+    return this.kernel._offload(this, fn as unknown as TaskFn, args, checkTimeout(options.timeout))
   }
 
   supervise(children: readonly SupervisedChild[], options?: SuperviseOptions): KernelTask<void> {
-    const task = this.#live()
-    return supervise(task.kernel, task, children, options)
+    return supervise(this.kernel, this, children, options)
   }
 }
 
-function findChild(task: KernelTask<unknown>, id: number): KernelTask<unknown> | undefined {
+function findChild(task: TaskCore<unknown>, id: number): TaskCore<unknown> | undefined {
   const kids = task._kids
   if (kids === undefined) return undefined
   for (let c = kids.liveHead; c !== undefined; c = c._next) if (c.id === id) return c
   for (let c = kids.doneHead; c !== undefined; c = c._next) if (c.id === id) return c
   return undefined
 }
-
-setContextFactory((task) => new Context(task))
-
-/** @internal keeps the Context class reachable for `instanceof` checks in tests. */
-export const ContextClass = Context

@@ -8,7 +8,7 @@ import type { TaskContext } from './context.js'
 import { TaskFailedError, TaskosError, invalidArgument, invalidOption } from './errors.js'
 import type { Executor, Kernel } from './kernel.js'
 import type { Operation } from './operation.js'
-import { KernelTask } from './task.js'
+import { TaskCore } from './task.js'
 import type { ExitNotice, ResultOf, Task, TaskFn } from './types.js'
 
 /** One job of a dispatch: a task function, its arguments, and extra data not passed to it. */
@@ -128,7 +128,7 @@ async function dispatcher(
       const notice = await t.receive<ExitNotice>({ filter: isOurs })
       const entry = running.get(notice.task)!
       running.delete(notice.task)
-      if (notice.task instanceof KernelTask) notice.task._observe() // collected here
+      if (notice.task instanceof TaskCore) notice.task._observe() // collected here
       if (notice.status !== 'done') {
         const error = notice.error
         const what = error instanceof Error ? error.message : String(error)

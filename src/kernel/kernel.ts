@@ -11,8 +11,8 @@
  */
 import type { Clock } from './clock.js'
 import { realClock } from './clock.js'
-import { checkSpawn } from './context.js'
-import type { SpawnOptions, TaskContext } from './context.js'
+import { TaskImpl, checkSpawn } from './context.js'
+import type { KernelTask, SpawnOptions, TaskContext } from './context.js'
 import { dispatch } from './dispatch.js'
 import type { DispatchCollector, DispatchOptions, Job } from './dispatch.js'
 import { Emitter } from './emitter.js'
@@ -21,7 +21,7 @@ import { TaskosError, describe, invalidArgument, invalidOption } from './errors.
 import { Operation, checkTimeout } from './operation.js'
 import type { SupervisedChild, SuperviseOptions } from './supervise.js'
 import { supervise } from './supervise.js'
-import { Family, KernelTask, linkLive, unlinkLive } from './task.js'
+import { Family, TaskCore, linkLive, unlinkLive } from './task.js'
 import type { BodyResult, CallArgs, Outcome, ResultOf, Task, TaskFn, TaskStatus } from './types.js'
 
 /**
@@ -112,11 +112,11 @@ export class Kernel {
   /** The kernel's clock. */
   readonly clock: Clock
   /** @internal the task whose code runs now (generator steps and body starts). */
-  _current: KernelTask<unknown> | undefined = undefined
+  _current: TaskCore<unknown> | undefined = undefined
   /** @internal */ _messages = 0
   /** @internal */ _remote = 0
-  #head: KernelTask<unknown> | undefined = undefined
-  #tail: KernelTask<unknown> | undefined = undefined
+  #head: TaskCore<unknown> | undefined = undefined
+  #tail: TaskCore<unknown> | undefined = undefined
   #scheduled = false
   #draining = false
   #depth = 0
@@ -174,13 +174,13 @@ export class Kernel {
     fn: TaskFn,
     args: unknown[] | undefined,
     options: SpawnOptions | undefined,
-    parent: KernelTask<unknown> | undefined,
+    parent: TaskCore<unknown> | undefined,
   ): KernelTask<unknown> {
     if (this.#closed) throw new TaskosError('ERR_CLOSED', 'the kernel is closed: no new tasks')
     if (typeof fn !== 'function' || (args !== undefined && !Array.isArray(args)) || options !== undefined) {
       options = checkSpawn(fn, args, options)
     }
-    const task = new KernelTask<unknown>(this, this.#nextId++, parent, fn, args)
+    const task = new TaskImpl<unknown>(this, this.#nextId++, parent, fn, args)
     if (parent === undefined) {
       task._markDetached()
       linkLive(this.#roots, task)
@@ -207,7 +207,7 @@ export class Kernel {
   // ---- run queue --------------------------------------------------------------------------------
 
   /** @internal appends a ready task and makes sure a drain is coming. */
-  _enqueue(task: KernelTask<unknown>): void {
+  _enqueue(task: TaskCore<unknown>): void {
     if (this.#tail === undefined) this.#head = task
     else this.#tail._rnext = task
     this.#tail = task
@@ -241,7 +241,7 @@ export class Kernel {
   }
 
   /** @internal a task ended (after its children). */
-  _taskEnded(task: KernelTask<unknown>, status: number): void {
+  _taskEnded(task: TaskCore<unknown>, status: number): void {
     this.#live--
     this.#finished++
     this.#ended[status]!++
@@ -255,7 +255,9 @@ export class Kernel {
           if (task._observed) return
           const error =
             task.outcome!.status === 'done' ? undefined : (task.outcome as { error: unknown }).error
-          if (!this.#events.emit({ type: 'unobserved-failure', task, error })) {
+          if (
+            !this.#events.emit({ type: 'unobserved-failure', task: task as unknown as KernelTask, error })
+          ) {
             process.emitWarning(`${task.label} failed and nobody joined it: ${errorText(error)}`, {
               code: 'TASKOS_UNOBSERVED_FAILURE',
             })
@@ -264,7 +266,7 @@ export class Kernel {
       }
     }
     if (this.#events.listening('task-end'))
-      this.#events.emit({ type: 'task-end', task, outcome: task.outcome! })
+      this.#events.emit({ type: 'task-end', task: task as unknown as KernelTask, outcome: task.outcome! })
     if (this.#live === 0 && this.#idle !== undefined) {
       const idle = this.#idle
       this.#idle = undefined
@@ -286,7 +288,7 @@ export class Kernel {
     }
     if (this.#names.has(name))
       throw new TaskosError('ERR_NAME_TAKEN', `the name ${describe(name)} is registered already`)
-    if (entity instanceof KernelTask) {
+    if (entity instanceof TaskCore) {
       if (entity.ended)
         throw new TaskosError('ERR_INVALID_STATE', `${entity.label} has ended: it cannot be registered`)
       ;(entity._extras().names ??= []).push(name)
@@ -307,7 +309,7 @@ export class Kernel {
     const current = this.#names.get(name)
     if (current === undefined || (entity !== undefined && current !== entity)) return false
     this.#names.delete(name)
-    if (current instanceof KernelTask) {
+    if (current instanceof TaskCore) {
       const names = current._x?.names
       const i = names?.indexOf(name) ?? -1
       if (i >= 0) names!.splice(i, 1)
@@ -316,7 +318,7 @@ export class Kernel {
   }
 
   /** @internal drops the names of an ended task. */
-  _unregisterAll(task: KernelTask<unknown>, names: string[]): void {
+  _unregisterAll(task: TaskCore<unknown>, names: string[]): void {
     for (const name of names) if (this.#names.get(name) === task) this.#names.delete(name)
     names.length = 0
   }
@@ -399,7 +401,7 @@ export class Kernel {
 
   /** @internal `t.offload`. */
   _offload<R>(
-    task: KernelTask<unknown>,
+    task: TaskCore<unknown>,
     fn: TaskFn,
     args: unknown[],
     timeout: number | undefined,

@@ -16,7 +16,7 @@ import { TaskosError, TimeoutError, describe } from './errors.js'
 export interface Waiter {
   readonly clock: Clock
   /** An error to raise instead of starting `op` (cancellation, `throw()`, a failed child), or undefined. */
-  interruption(op: Operation<unknown>): unknown
+  interruption(op: { readonly joinsTasks: boolean }): unknown
   /** The operation starts waiting on behalf of this task. */
   addWait(op: Operation<unknown>): void
   /** The operation stopped waiting. */
@@ -37,6 +37,23 @@ const DRIVEN = 8 // yielded from a generator: the kernel resumes it
 const STARTING = 16 // inside begin(): a synchronous settle is picked up by the caller
 const QUEUED = 32 // always resume through the run queue, even when settled at once (yield)
 const DELEGATED = 64 // the iterator protocol has handed `this` out once
+
+// Iterator results for the `yield*` protocol. The kernel (and V8's yield*) reads them at once and
+// never keeps them, so two shared objects serve every operation: no allocation per wait.
+const YIELDED: { value: unknown; done: false } = { value: undefined, done: false }
+const RETURNED: { value: unknown; done: true } = { value: undefined, done: true }
+
+/** @internal a shared `{ value, done: false }`, valid until the next call. */
+export function iterYield(value: unknown): IteratorResult<unknown, never> {
+  YIELDED.value = value
+  return YIELDED
+}
+
+/** @internal a shared `{ value, done: true }`, valid until the next call. */
+export function iterDone(value: unknown): IteratorResult<never, unknown> {
+  RETURNED.value = value
+  return RETURNED
+}
 
 interface AwaitRecord {
   promise: Promise<unknown>
@@ -112,7 +129,7 @@ export abstract class Operation<T> implements Promise<T> {
     }
     if ((this._bits & STATE) === WAITING && this._timeout !== undefined) {
       const clock = waiter?.clock ?? this._clock ?? realClock
-      this._timer = clock.setTimer(this._timeout, this.#onTimeout)
+      this._timer = clock.setTimer(this._timeout, () => this.#onTimeout())
     }
     this._bits &= ~STARTING
   }
@@ -176,7 +193,7 @@ export abstract class Operation<T> implements Promise<T> {
     }
   }
 
-  #onTimeout = (): void => {
+  #onTimeout(): void {
     this._timer = undefined
     const ms = this._timeout ?? 0
     const who = this._waiter === undefined ? '' : `${this._waiter.label}: `
@@ -243,9 +260,9 @@ export abstract class Operation<T> implements Promise<T> {
   next(value?: unknown): IteratorResult<Operation<unknown>, T> {
     if ((this._bits & DELEGATED) === 0) {
       this._bits |= DELEGATED
-      return { value: this, done: false }
+      return iterYield(this) as IteratorResult<Operation<unknown>, T>
     }
-    return { value: value as T, done: true }
+    return iterDone(value) as IteratorResult<Operation<unknown>, T>
   }
   /** @internal iterator protocol: the kernel throws a failure into the generator through here. */
   throw(error: unknown): IteratorResult<Operation<unknown>, T> {
@@ -263,7 +280,7 @@ export abstract class Operation<T> implements Promise<T> {
         this._waiter?.removeWait(this)
       }
     }
-    return { value: value as T, done: true }
+    return iterDone(value) as IteratorResult<Operation<unknown>, T>
   }
 
   /** An operation that settles with a promise (or any thenable). */

@@ -8,24 +8,25 @@ import { TaskosError } from './errors.js'
 import { Operation } from './operation.js'
 import type { Waiter } from './operation.js'
 import { NO_MESSAGE } from './task.js'
-import type { KernelTask, ReceiveLike } from './task.js'
-import type { JoinAnyResult } from './types.js'
+import type { ReceiveLike, TaskCore } from './task.js'
+import type { JoinAnyResult, Task } from './types.js'
 
-/** `t.receive()`: the oldest message (that `filter` accepts), waiting for one if needed. */
+/**
+ * `t.receive()` with options, or in an async task: the oldest message (that `filter` accepts),
+ * waiting for one if needed. (Generator tasks' plain `t.receive()` is a flyweight: see task.ts.)
+ */
 export class ReceiveOp<T> extends Operation<T> implements ReceiveLike {
-  readonly #task: KernelTask<unknown>
   readonly #filter: ((message: unknown) => boolean) | undefined
   constructor(
-    task: KernelTask<unknown>,
+    task: TaskCore<unknown>,
     filter: ((message: unknown) => boolean) | undefined,
     timeout: number | undefined,
   ) {
     super(task, timeout)
-    this.#task = task
     this.#filter = filter
   }
   protected start(): void {
-    const task = this.#task
+    const task = this._waiter as TaskCore<unknown>
     if (task._swapPending()) {
       task._applySwap(this)
       return
@@ -35,19 +36,22 @@ export class ReceiveOp<T> extends Operation<T> implements ReceiveLike {
       this.resolve(message as T)
       return
     }
-    if (task._recv !== undefined) {
+    // this operation is in the task's waits already: a second receive there is a misuse
+    const w = task._wait
+    if (Array.isArray(w) && w.filter((o) => (o as Partial<ReceiveLike>)._isReceive === true).length > 1) {
       throw new TaskosError(
         'ERR_INVALID_STATE',
         `${task.label} already waits in receive: one receive at a time`,
       )
     }
-    task._recv = this
   }
-  protected cancelWait(): void {
-    if (this.#task._recv === this) this.#task._recv = undefined
-  }
+  protected cancelWait(): void {}
   protected describe(): string {
     return 'receive'
+  }
+  /** @internal marks receive operations for the task's message delivery. */
+  get _isReceive(): true {
+    return true
   }
   /** @internal whether a message sent now is for this receive; a throwing filter fails the receive. */
   _accepts(message: unknown): boolean {
@@ -90,8 +94,8 @@ export class SleepOp extends Operation<void> {
 
 /** `t.yield()`: back of the run queue, behind every task that is ready now. */
 export class YieldOp extends Operation<void> {
-  readonly #task: KernelTask<unknown>
-  constructor(task: KernelTask<unknown>) {
+  readonly #task: TaskCore<unknown>
+  constructor(task: TaskCore<unknown>) {
     super(task, undefined)
     this.#task = task
   }
@@ -111,9 +115,9 @@ export class YieldOp extends Operation<void> {
 
 /** `t.joinAny()`: any finished child (oldest first); undefined when there is none to wait for. */
 export class JoinAnyOp extends Operation<JoinAnyResult | undefined> {
-  readonly #task: KernelTask<unknown>
+  readonly #task: TaskCore<unknown>
   readonly #block: boolean
-  constructor(task: KernelTask<unknown>, block: boolean, timeout: number | undefined) {
+  constructor(task: TaskCore<unknown>, block: boolean, timeout: number | undefined) {
     super(task, timeout)
     this.#task = task
     this.#block = block
@@ -123,7 +127,7 @@ export class JoinAnyOp extends Operation<JoinAnyResult | undefined> {
     const first = kids?.doneHead
     if (first !== undefined) {
       first._observe()
-      this.resolve({ task: first, ...first.outcome! })
+      this.resolve({ task: first as unknown as Task, ...first.outcome! })
     } else if (kids === undefined || kids.live === 0 || !this.#block) {
       this.resolve(undefined)
     } else if (kids.any !== undefined) {

@@ -7,7 +7,8 @@
 import type { TaskContext } from './context.js'
 import { TaskosError, describe, invalidArgument, invalidOption } from './errors.js'
 import type { Kernel } from './kernel.js'
-import { KernelTask } from './task.js'
+import type { KernelTask } from './context.js'
+import type { TaskCore } from './task.js'
 import type { ExitNotice, TaskFn } from './types.js'
 
 /** Which children restart when one fails. */
@@ -48,7 +49,7 @@ const POLICIES: readonly string[] = ['permanent', 'transient', 'temporary']
 /** @internal starts a supervisor as a child of `parent` (or owned by the kernel). */
 export function supervise(
   kernel: Kernel,
-  parent: KernelTask<unknown> | undefined,
+  parent: TaskCore<unknown> | undefined,
   children: readonly SupervisedChild[],
   options: SuperviseOptions = {},
 ): KernelTask<void> {
@@ -84,7 +85,7 @@ async function supervisor(
   within: number,
 ): Promise<void> {
   const kernel = t.kernel
-  const current: (KernelTask<unknown> | undefined)[] = specs.map(() => undefined)
+  const current: (TaskCore<unknown> | undefined)[] = specs.map(() => undefined)
   const restarts: number[] = []
   const start = (i: number): void => {
     const spec = specs[i]!
@@ -93,7 +94,7 @@ async function supervisor(
       (spec.args ?? []) as never[],
       spec.name === undefined ? undefined : { name: spec.name },
     )
-    current[i] = child
+    current[i] = child as unknown as TaskCore<unknown>
     if (spec.name !== undefined) {
       kernel.unregister(spec.name)
       if (!child.ended) kernel.register(spec.name, child)
@@ -104,7 +105,7 @@ async function supervisor(
     typeof m === 'object' &&
     m !== null &&
     (m as ExitNotice).type === 'exit' &&
-    current.includes((m as ExitNotice).task as KernelTask<unknown>)
+    current.includes((m as ExitNotice).task as TaskCore<unknown>)
   /** Cancels children `from..end` (newest first) and waits for each to end. */
   const stopFrom = async (from: number, except: number): Promise<void> => {
     for (let j = current.length - 1; j >= from; j--) {
@@ -120,7 +121,7 @@ async function supervisor(
   specs.forEach((_, i) => start(i))
   while (current.some((c) => c !== undefined)) {
     const notice = await t.receive<ExitNotice>({ filter: isCurrent })
-    const i = current.indexOf(notice.task as KernelTask<unknown>)
+    const i = current.indexOf(notice.task as TaskCore<unknown>)
     const child = current[i]!
     child._observe()
     current[i] = undefined

@@ -1,12 +1,20 @@
 /**
- * The kernel's task: one fixed-shape object per task, everything else allocated only when used.
+ * The kernel's task state machine: one fixed-shape object per task, everything else allocated only
+ * when used. The same object is the task's handle (what `spawn` returns) and its context `t` (what
+ * the body gets); context.ts adds the context methods in a subclass.
  *
- * State machine (`status`): running → done | failed | cancelled (kernel tasks never crash; executor
- * tasks may). While running, a task is in one of three phases: its body runs (or waits in a kernel
- * operation), its body has ended and it waits for its live children (structured concurrency), or it
- * has ended. Links: children hang off the parent in two intrusive lists threaded through the
- * children themselves (`_prev`/`_next`): live children, and finished children nobody has joined
- * yet (oldest first, for `joinAny`). The run queue is threaded through `_rnext`.
+ * State (`status`): running → done | failed | cancelled (kernel tasks never crash themselves; a
+ * task that rethrows a crash error of an executor task is counted as crashed). While running, a
+ * task is in one of three phases: its body runs (or waits in a kernel operation), its body has
+ * ended and it waits for its live children (structured concurrency), or it has ended.
+ *
+ * Links: children hang off the parent in two intrusive lists threaded through the children
+ * themselves (`_prev`/`_next`): live children, and finished children nobody has observed yet
+ * (oldest first, for `joinAny`). The run queue is threaded through `_rnext`.
+ *
+ * Waits: a wait is an {@link Operation} in `_wait`, except the two commonest waits of generator
+ * tasks, `yield* t.receive()` and `yield* t.yield()`, which are flyweights: one shared stateless
+ * operation each, with the parked state kept in the task's bits (no allocation per wait).
  * @module
  */
 import type { Clock, TimerHandle } from './clock.js'
@@ -20,9 +28,9 @@ import {
 } from './errors.js'
 import { Fifo } from './fifo.js'
 import type { Kernel } from './kernel.js'
-import { Operation } from './operation.js'
+import { Operation, iterDone, iterYield } from './operation.js'
 import type { Waiter } from './operation.js'
-import type { Outcome, Task, TaskFn, TaskStatus } from './types.js'
+import type { Outcome, TaskFn, TaskStatus } from './types.js'
 
 // status in the low 3 bits, then flags
 const RUNNING = 0
@@ -31,31 +39,35 @@ const FAILED = 2
 const CRASHED = 3
 const CANCELLED = 4
 const STATUS = 7
-const BODY_ENDED = 8 // the body returned or threw; waiting for live children
-const CANCEL = 16 // cancellation requested
-const OBSERVED = 32 // joined or settled by someone: its failure is handled
-const HOT_SWAPPABLE = 64
-const RESUME_OK = 128 // the queued resume carries a value (else an error)
-const BODY_OK = 256 // the body's own outcome, while waiting for children
-const IN_DONE = 512 // in the parent's list of finished, unjoined children
-const START_QUEUED = 1024 // queued to start (spawn nested too deep to start at once)
-const YIELD_QUEUED = 2048 // an async task's yield() waits in the run queue
-const DETACHED = 4096
+const BODY_ENDED = 1 << 3 // the body returned or threw; waiting for live children
+const CANCEL = 1 << 4 // cancellation requested
+const OBSERVED = 1 << 5 // joined, settled or monitored: its failure is handled
+const HOT_SWAPPABLE = 1 << 6
+const RESUME_OK = 1 << 7 // the queued resume carries a value (else an error)
+const BODY_OK = 1 << 8 // the body's own outcome, while waiting for children
+const IN_DONE = 1 << 9 // in the parent's list of finished, unobserved children
+const START_QUEUED = 1 << 10 // queued to start (spawn nested too deep to start at once)
+const YIELD_QUEUED = 1 << 11 // an async task's yield() waits in the run queue
+const DETACHED = 1 << 12
+const STARTED = 1 << 13 // the body was called (`_gen` no longer holds the function)
+const GENERATOR = 1 << 14 // the body is a generator, driven by the kernel
+const RECEIVING = 1 << 15 // parked in a flyweight receive
+const FLY = 1 << 16 // the generator delegates to a flyweight: its next resume passes through it
 
 const STATUS_NAMES: readonly TaskStatus[] = ['running', 'done', 'failed', 'crashed', 'cancelled']
 
-/** Something told when a task ends (joins, monitors, internal watchers). */
+/** Something told when a task ends (joins, monitors). */
 export interface Observer {
-  _taskEnded(task: KernelTask<unknown>): void
+  _taskEnded(task: TaskCore<unknown>): void
 }
 
-/** Children of a task (or the kernel's root tasks): live ones, and finished ones not yet joined. */
+/** Children of a task (or the kernel's root tasks): live ones, and finished ones not yet observed. */
 export class Family {
-  liveHead: KernelTask<unknown> | undefined = undefined
-  liveTail: KernelTask<unknown> | undefined = undefined
+  liveHead: TaskCore<unknown> | undefined = undefined
+  liveTail: TaskCore<unknown> | undefined = undefined
   live = 0
-  doneHead: KernelTask<unknown> | undefined = undefined
-  doneTail: KernelTask<unknown> | undefined = undefined
+  doneHead: TaskCore<unknown> | undefined = undefined
+  doneTail: TaskCore<unknown> | undefined = undefined
   /** Failed or crashed children in the finished list (unobserved failures). */
   failed = 0
   /** A `joinAny` waiting for the next child to finish. */
@@ -70,33 +82,15 @@ class Extras {
   cancelError: unknown = undefined
   hasThrow = false
   throwValue: unknown = undefined
-  swap: { fn: TaskFn; args: unknown[] | undefined } | undefined = undefined
+  swap: { fn: TaskFn; args: readonly unknown[] | undefined } | undefined = undefined
+  /** Bodies replaced by hot swap so far: an async body that ends after being replaced is ignored. */
+  swaps = 0
   names: string[] | undefined = undefined
   timer: TimerHandle | undefined = undefined
   unlisten: (() => void) | undefined = undefined
 }
 
-/** The context object handed to a task body; defined in context.ts, created through this hook. */
-export interface ContextLike {
-  readonly task: KernelTask<unknown>
-}
-let makeContext: (task: KernelTask<unknown>) => ContextLike
-/** @internal wires the context class in (context.ts imports this module, not the reverse). */
-export function setContextFactory(factory: (task: KernelTask<unknown>) => ContextLike): void {
-  makeContext = factory
-}
-
 const GeneratorFunction = (Object.getPrototypeOf(function* () {}) as { constructor: unknown }).constructor
-
-function isGenerator(value: unknown): value is Generator<unknown, unknown, unknown> {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as Generator).next === 'function' &&
-    typeof (value as Generator).throw === 'function' &&
-    typeof (value as Generator)[Symbol.iterator] === 'function'
-  )
-}
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return (
@@ -106,53 +100,119 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
   )
 }
 
+function isGenerator(value: unknown): value is Generator<unknown, unknown, unknown> {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as Generator).next === 'function' &&
+    typeof (value as Generator).throw === 'function'
+  )
+}
+
 function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error)
 }
 
+/** Marker for "no message" (undefined is a valid message). */
+export const NO_MESSAGE: unique symbol = Symbol('taskos.noMessage')
+
+/** What the task needs of a receive operation (ops.ts). */
+export interface ReceiveLike extends Operation<unknown> {
+  _accepts(message: unknown): boolean
+  readonly _isReceive: true
+}
+
+// ---- flyweight waits --------------------------------------------------------------------------
+
+/** The generator task whose resume should pass through a flyweight's `next` as a result. */
+let flyResume: TaskCore<unknown> | undefined
+/** The generator task whose code runs now. */
+let running: TaskCore<unknown> | undefined
+
 /**
- * A task run by a {@link Kernel}: a generator body (driven by the kernel itself) or an async/plain
- * body. Created by `kernel.spawn`, `t.spawn` or `t.spawnDetached`.
- * @typeParam R - the task's result.
+ * A stateless operation shared by every generator task for one kind of wait. `yield*` hands it to
+ * the kernel, which keeps the wait's state in the task; when the kernel resumes the task it marks
+ * the task so that `next` passes the value through instead of yielding again.
  */
-export class KernelTask<R = unknown> implements Task<R>, Waiter {
+class Flyweight<T> {
+  constructor(readonly kind: 'receive' | 'yield') {}
+  [Symbol.iterator](): Generator<Operation<unknown>, T, unknown> {
+    return this as unknown as Generator<Operation<unknown>, T, unknown>
+  }
+  next(value?: unknown): IteratorResult<unknown, T> {
+    if (flyResume !== undefined && flyResume === running) {
+      flyResume = undefined
+      return iterDone(value) as IteratorResult<unknown, T>
+    }
+    return iterYield(this)
+  }
+  throw(error: unknown): never {
+    flyResume = undefined
+    throw error
+  }
+  return(value?: unknown): IteratorResult<unknown, T> {
+    flyResume = undefined
+    return iterDone(value) as IteratorResult<unknown, T>
+  }
+  then(_f?: unknown, onrejected?: (reason: unknown) => unknown): Promise<never> {
+    const error = new TaskosError(
+      'ERR_INVALID_STATE',
+      `t.${this.kind}() of a generator task is waited with yield* inside that task, not awaited`,
+    )
+    const p = Promise.reject(error)
+    return (onrejected === undefined ? p : p.catch(onrejected)) as Promise<never>
+  }
+}
+
+/** @internal the flyweight `receive` (no options) of generator tasks. */
+export const FLY_RECEIVE = new Flyweight<unknown>('receive')
+/** @internal the flyweight `yield` of generator tasks. */
+export const FLY_YIELD = new Flyweight<void>('yield')
+
+/**
+ * The task state machine. The public view of a task is {@link KernelTask} (context.ts).
+ * @internal
+ */
+export abstract class TaskCore<R = unknown> implements Waiter {
   /** The kernel that runs the task. */
   readonly kernel: Kernel
   /** Unique id within the kernel, counting from 1. */
   readonly id: number
   /** The task that spawned it; undefined for tasks owned by the kernel (`k.spawn`, `spawnDetached`). */
-  readonly parent: KernelTask<unknown> | undefined
-  /** @internal */ _bits = RUNNING
-  /** @internal body function until started */ _fn: TaskFn | undefined
-  /** @internal arguments until started */ _args: unknown[] | undefined
-  /** @internal the generator of a generator body */ _gen: Generator<unknown, unknown, unknown> | undefined =
-    undefined
-  /** @internal current context */ _ctx: ContextLike | undefined = undefined
-  /** @internal value to resume with (queued), then the final value or error */ _value: unknown = undefined
+  readonly parent: TaskCore<unknown> | undefined
+  /** @internal status and flags */ _bits = RUNNING
+  /** @internal the body function until started, then the generator of a generator body */
+  _gen: TaskFn | Generator<unknown, unknown, unknown> | undefined
+  /** @internal the arguments until started; a queued resume value; the final value or error */
+  _value: unknown
   /** @internal pending operations */ _wait: Operation<unknown> | Operation<unknown>[] | undefined = undefined
-  /** @internal a receive waiting for a message */ _recv: ReceiveLike | undefined = undefined
   /** @internal mailbox, allocated on the first message that finds no receiver */ _mail:
     Fifo<unknown> | undefined = undefined
   /** @internal children */ _kids: Family | undefined = undefined
-  /** @internal siblings */ _prev: KernelTask<unknown> | undefined = undefined
-  /** @internal siblings */ _next: KernelTask<unknown> | undefined = undefined
-  /** @internal run queue link */ _rnext: KernelTask<unknown> | undefined = undefined
+  /** @internal siblings */ _prev: TaskCore<unknown> | undefined = undefined
+  /** @internal siblings */ _next: TaskCore<unknown> | undefined = undefined
+  /** @internal run queue link */ _rnext: TaskCore<unknown> | undefined = undefined
   /** @internal rare state */ _x: Extras | undefined = undefined
 
   /** @internal use `kernel.spawn` or `t.spawn`. */
   constructor(
     kernel: Kernel,
     id: number,
-    parent: KernelTask<unknown> | undefined,
+    parent: TaskCore<unknown> | undefined,
     fn: TaskFn,
-    args: unknown[] | undefined,
+    args: readonly unknown[] | undefined,
   ) {
     this.kernel = kernel
     this.id = id
     this.parent = parent
-    this._fn = fn
-    this._args = args
+    this._gen = fn
+    this._value = args
   }
+
+  /** Puts a message into this task's mailbox (see the context class for `t.send(to, message)`). */
+  abstract send(message: unknown): boolean
+  /** Waits for this task to end (see the context class for `t.join(child)`). */
+  abstract join(): Operation<R>
 
   /** The name given at spawn, if any. */
   get name(): string | undefined {
@@ -192,18 +252,23 @@ export class KernelTask<R = unknown> implements Task<R>, Waiter {
 
   // ---- messages -------------------------------------------------------------------------------
 
-  /**
-   * Puts a message into the task's mailbox (a waiting `receive` takes it at once).
-   * @returns true if delivered; false if the task has ended (the message is not kept).
-   */
-  send(message: unknown): boolean {
-    if ((this._bits & STATUS) !== RUNNING) return false
+  /** @internal puts a message into the mailbox; a waiting receive takes it at once. */
+  _deliver(message: unknown): boolean {
+    const bits = this._bits
+    if ((bits & STATUS) !== RUNNING) return false
     this.kernel._messages++
-    const recv = this._recv
-    if (recv !== undefined && recv._accepts(message)) {
-      this._recv = undefined
-      recv.resolve(message)
+    if ((bits & RECEIVING) !== 0) {
+      this._bits = bits & ~RECEIVING
+      this.resume(true, message)
       return true
+    }
+    const w = this._wait
+    if (w !== undefined) {
+      const recv = receiveOf(w)
+      if (recv !== undefined && recv._accepts(message)) {
+        recv.resolve(message)
+        return true
+      }
     }
     ;(this._mail ??= new Fifo()).push(message)
     return true
@@ -218,6 +283,11 @@ export class KernelTask<R = unknown> implements Task<R>, Waiter {
     return i < 0 ? NO_MESSAGE : mail.removeAt(i)
   }
 
+  /** @internal whether a receive waits now. */
+  _receiving(): boolean {
+    return (this._bits & RECEIVING) !== 0 || (this._wait !== undefined && receiveOf(this._wait) !== undefined)
+  }
+
   /** Number of messages waiting in the mailbox. */
   get mailboxSize(): number {
     return this._mail?.length ?? 0
@@ -225,12 +295,8 @@ export class KernelTask<R = unknown> implements Task<R>, Waiter {
 
   // ---- joining --------------------------------------------------------------------------------
 
-  /**
-   * Waits for the task to end. Resolves with its value; rejects with its error (a failed task's
-   * own error, `CancelledError` or `TimeoutError` when cancelled). Joining marks the task observed:
-   * its failure no longer fails its parent.
-   */
-  join(): Operation<R> {
+  /** @internal waits for the task to end: its value, or rejects with its error. Marks it observed. */
+  _join(): Operation<R> {
     this._observe()
     return new JoinOp<R>(this, undefined, false)
   }
@@ -256,9 +322,13 @@ export class KernelTask<R = unknown> implements Task<R>, Waiter {
   }
 
   /** @internal */
+  get _observed(): boolean {
+    return (this._bits & OBSERVED) !== 0
+  }
+
+  /** @internal */
   _addObserver(observer: Observer): void {
-    const x = this._extras()
-    ;(x.observers ??= []).push(observer)
+    ;(this._extras().observers ??= []).push(observer)
   }
 
   /** @internal */
@@ -275,8 +345,8 @@ export class KernelTask<R = unknown> implements Task<R>, Waiter {
    * Requests cancellation. Pending and future kernel waits of the task reject with the
    * cancellation error, its `t.signal` aborts, and its children are cancelled. The task ends as
    * 'cancelled' if that error escapes its body; a body that catches it and returns ends 'done'.
-   * @param reason - kept as the `cause` of the `CancelledError` (a `TaskosError` of code
-   *   ERR_CANCELLED or ERR_TIMEOUT is used as is).
+   * @param reason - kept as the `cause` of the `CancelledError` (a `CancelledError` or
+   *   `TimeoutError` is used as is).
    * @returns false if the task had already ended; true otherwise (also when already cancelled).
    */
   cancel(reason?: unknown): boolean {
@@ -311,11 +381,15 @@ export class KernelTask<R = unknown> implements Task<R>, Waiter {
    */
   throw(error: unknown): boolean {
     if ((this._bits & STATUS) !== RUNNING) return false
-    const wait = this._wait
-    const first = Array.isArray(wait) ? wait[0] : wait
-    if (first !== undefined) {
-      first.reject(error)
-    } else {
+    if ((this._bits & RECEIVING) !== 0) {
+      this._bits &= ~RECEIVING
+      this.resume(false, error)
+      return true
+    }
+    const w = this._wait
+    const first = Array.isArray(w) ? w[0] : w
+    if (first !== undefined) first.reject(error)
+    else {
       const x = this._extras()
       x.hasThrow = true
       x.throwValue = error
@@ -323,8 +397,8 @@ export class KernelTask<R = unknown> implements Task<R>, Waiter {
     return true
   }
 
-  /** @internal Waiter: the error to raise instead of starting `op`, if any. */
-  interruption(op: Operation<unknown>): unknown {
+  /** @internal Waiter: the error to raise instead of starting a wait, if any. */
+  interruption(op: { readonly joinsTasks: boolean }): unknown {
     const bits = this._bits
     if ((bits & CANCEL) !== 0) return this._x!.cancelError
     const x = this._x
@@ -359,6 +433,12 @@ export class KernelTask<R = unknown> implements Task<R>, Waiter {
 
   /** @internal a child failed unobserved while the body runs: interrupt a wait that is not a join. */
   _interruptForChild(): void {
+    if ((this._bits & RECEIVING) !== 0) {
+      const failure = this._takeChildFailure()
+      this._bits &= ~RECEIVING
+      this.resume(false, failure)
+      return
+    }
     const w = this._wait
     const op = Array.isArray(w)
       ? w.find((o) => !o.joinsTasks)
@@ -399,7 +479,7 @@ export class KernelTask<R = unknown> implements Task<R>, Waiter {
     }
   }
 
-  /** @internal Waiter: a generator task's operation settled; resume it through the run queue. */
+  /** @internal Waiter: a generator task's wait settled; resume it through the run queue. */
   resume(ok: boolean, value: unknown): void {
     this._value = value
     this._bits = ok ? this._bits | RESUME_OK : this._bits & ~RESUME_OK
@@ -413,13 +493,19 @@ export class KernelTask<R = unknown> implements Task<R>, Waiter {
     this.kernel._enqueue(this)
   }
 
+  /** @internal rejects every pending wait (flyweight receive included). */
   _failWaits(error: unknown): void {
+    if ((this._bits & RECEIVING) !== 0) {
+      this._bits &= ~RECEIVING
+      this.resume(false, error)
+    }
     const w = this._wait
     if (w === undefined) return
     if (Array.isArray(w)) for (const op of w.slice()) op.reject(error)
     else w.reject(error)
   }
 
+  /** @internal cancels every live child, with `cause` as the reason. */
   _cancelChildren(cause: unknown): void {
     const kids = this._kids
     if (kids === undefined) return
@@ -437,15 +523,8 @@ export class KernelTask<R = unknown> implements Task<R>, Waiter {
     this._bits = on ? this._bits | HOT_SWAPPABLE : this._bits & ~HOT_SWAPPABLE
   }
 
-  /**
-   * Replaces the task's body with `fn` (pycos hot swap): the new body starts with the same id,
-   * mailbox and children when the task next waits in `receive` while hot-swappable
-   * (`t.hotSwappable(true)`), at once if it waits there now. The old body is closed (a generator
-   * runs its `finally` blocks; an async body's pending receive rejects with ERR_HOT_SWAPPED) and its
-   * result is ignored. A second hotSwap before the first applies replaces it.
-   * @throws ERR_INVALID_STATE if the task has ended; ERR_INVALID_ARGUMENT if fn is not a function.
-   */
-  hotSwap<F extends TaskFn>(fn: F, args?: unknown[]): void {
+  /** @internal `hotSwap` (documented on KernelTask). */
+  _hotSwap(fn: TaskFn, args?: readonly unknown[]): void {
     if (typeof fn !== 'function') {
       throw new TaskosError('ERR_INVALID_ARGUMENT', `hotSwap needs a task function, got ${typeof fn}`)
     }
@@ -453,8 +532,9 @@ export class KernelTask<R = unknown> implements Task<R>, Waiter {
       throw new TaskosError('ERR_INVALID_STATE', `${this.label} has ended: it cannot be hot-swapped`)
     }
     this._extras().swap = { fn, args }
-    const recv = this._recv
-    if (recv !== undefined && (this._bits & HOT_SWAPPABLE) !== 0) this._applySwap(recv)
+    if ((this._bits & HOT_SWAPPABLE) !== 0 && this._receiving()) {
+      this._applySwap(this._wait === undefined ? undefined : receiveOf(this._wait))
+    }
   }
 
   /** @internal whether a hot swap should replace the body at this receive. */
@@ -462,28 +542,32 @@ export class KernelTask<R = unknown> implements Task<R>, Waiter {
     return (this._bits & HOT_SWAPPABLE) !== 0 && this._x?.swap !== undefined
   }
 
-  /** @internal closes the current body (waiting in `recv`) and starts the swapped-in one. */
-  _applySwap(recv: Operation<unknown>): void {
-    const swap = this._x!.swap!
-    this._x!.swap = undefined
-    if (this._recv === recv) this._recv = undefined
-    const gen = this._gen
-    this._gen = undefined
-    this._ctx = undefined
-    if (gen !== undefined) {
-      // settle the receive quietly, then close the generator so its finally blocks run
-      recv.return()
+  /** @internal closes the current body (waiting in a receive) and starts the swapped-in one. */
+  _applySwap(recv: Operation<unknown> | undefined): void {
+    const x = this._x!
+    const swap = x.swap!
+    x.swap = undefined
+    x.swaps++
+    this._bits &= ~(RECEIVING | HOT_SWAPPABLE | GENERATOR | FLY | STARTED)
+    if ((this._bits & STARTED) === 0 && typeof this._gen === 'object') {
+      // a generator body: settle the receive quietly, then close it so its finally blocks run
+      const gen = this._gen
+      this._gen = undefined
+      recv?.return()
+      const prev = running
+      running = this
       try {
         gen.return(undefined)
       } catch {
         // an error thrown by the old body's finally block has nowhere to go: the body is replaced
+      } finally {
+        running = prev
       }
     } else {
-      recv.reject(new TaskosError('ERR_HOT_SWAPPED', `${this.label}: body replaced by hotSwap`))
+      recv?.reject(new TaskosError('ERR_HOT_SWAPPED', `${this.label}: body replaced by hotSwap`))
     }
-    this._bits &= ~HOT_SWAPPABLE
-    this._fn = swap.fn
-    this._args = swap.args
+    this._gen = swap.fn
+    this._value = swap.args
     this._start()
   }
 
@@ -491,35 +575,45 @@ export class KernelTask<R = unknown> implements Task<R>, Waiter {
 
   /** @internal runs the body until its first wait (or to its end). */
   _start(): void {
-    const fn = this._fn as unknown as (...args: unknown[]) => unknown
-    const args = this._args
-    this._fn = undefined
-    this._args = undefined
-    const ctx = makeContext(this)
-    this._ctx = ctx
+    const fn = this._gen as unknown as (...args: unknown[]) => unknown
+    const args = this._value as readonly unknown[] | undefined
+    this._gen = undefined
+    this._value = undefined
+    this._bits |= STARTED
     const kernel = this.kernel
     const prev = kernel._current
     kernel._current = this
     let result: unknown
     try {
-      result = args === undefined || args.length === 0 ? fn(ctx) : fn(ctx, ...args)
+      result = args === undefined || args.length === 0 ? fn(this) : fn(this, ...args)
     } catch (error) {
       kernel._current = prev
-      this._bodyEnded(ctx, false, error)
+      this._bodyEnded(false, error)
       return
     }
     kernel._current = prev
     if (fn.constructor === GeneratorFunction || isGenerator(result)) {
       this._gen = result as Generator<unknown, unknown, unknown>
+      this._bits |= GENERATOR
       this._step(true, undefined)
     } else if (isThenable(result)) {
+      const swaps = this._x?.swaps ?? 0
       result.then(
-        (value) => this._bodyEnded(ctx, true, value),
-        (error: unknown) => this._bodyEnded(ctx, false, error),
+        (value) => {
+          if ((this._x?.swaps ?? 0) === swaps) this._bodyEnded(true, value)
+        },
+        (error: unknown) => {
+          if ((this._x?.swaps ?? 0) === swaps) this._bodyEnded(false, error)
+        },
       )
     } else {
-      this._bodyEnded(ctx, true, result)
+      this._bodyEnded(true, result)
     }
+  }
+
+  /** @internal whether the body is a generator driven by the kernel. */
+  get _isGenerator(): boolean {
+    return (this._bits & GENERATOR) !== 0
   }
 
   /** @internal the run queue reached this task. */
@@ -549,29 +643,64 @@ export class KernelTask<R = unknown> implements Task<R>, Waiter {
   /** @internal drives a generator body: resume it, then handle what it yields until it parks. */
   _step(ok: boolean, value: unknown): void {
     const gen = this._gen
-    if (gen === undefined) return
+    if ((this._bits & GENERATOR) === 0 || gen === undefined || typeof gen === 'function') return
     const kernel = this.kernel
-    const prev = kernel._current
+    const prevCurrent = kernel._current
+    const prevRunning = running
     kernel._current = this
+    running = this
     for (;;) {
       let r: IteratorResult<unknown, unknown>
+      if ((this._bits & FLY) !== 0) {
+        this._bits &= ~FLY
+        flyResume = this
+      }
       try {
         r = ok ? gen.next(value) : gen.throw(value)
       } catch (error) {
-        kernel._current = prev
-        if (this._gen === gen) this._bodyEnded(this._ctx, false, error)
+        flyResume = undefined
+        running = prevRunning
+        kernel._current = prevCurrent
+        if (this._gen === gen) this._bodyEnded(false, error)
         return
       }
+      flyResume = undefined
       if (this._gen !== gen) break // hot-swapped from inside the body
       if (r.done === true) {
-        kernel._current = prev
-        this._bodyEnded(this._ctx, true, r.value)
+        running = prevRunning
+        kernel._current = prevCurrent
+        this._bodyEnded(true, r.value)
         return
       }
-      let op = r.value
+      const op = r.value
+      if (op === FLY_RECEIVE || op === FLY_YIELD) {
+        this._bits |= FLY
+        const interruption = this.interruption(op === FLY_RECEIVE ? RECEIVE_WAIT : OTHER_WAIT)
+        if (interruption !== undefined) {
+          ok = false
+          value = interruption
+          continue
+        }
+        if (op === FLY_YIELD) {
+          this.resume(true, undefined)
+          break
+        }
+        if (this._swapPending()) {
+          this._applySwap(undefined)
+          break
+        }
+        const message = this._take(undefined)
+        if (message !== NO_MESSAGE) {
+          ok = true
+          value = message
+          continue
+        }
+        this._bits |= RECEIVING
+        break
+      }
       if (!(op instanceof Operation)) {
         if (isThenable(op)) {
-          op = Operation.from(op)
+          value = Operation.from(op)
         } else {
           ok = false
           value = new TaskosError(
@@ -582,7 +711,7 @@ export class KernelTask<R = unknown> implements Task<R>, Waiter {
           continue
         }
       }
-      const operation = op as Operation<unknown>
+      const operation = (op instanceof Operation ? op : value) as Operation<unknown>
       if (operation._waiter !== undefined && operation._waiter !== this) {
         ok = false
         value = new TaskosError(
@@ -604,19 +733,20 @@ export class KernelTask<R = unknown> implements Task<R>, Waiter {
       ok = operation._ok
       value = operation._value
     }
-    kernel._current = prev
+    running = prevRunning
+    kernel._current = prevCurrent
   }
 
   /** @internal the body returned or threw. */
-  _bodyEnded(ctx: ContextLike | undefined, ok: boolean, value: unknown): void {
-    if (ctx !== this._ctx || (this._bits & (STATUS | BODY_ENDED)) !== 0) return // replaced body
+  _bodyEnded(ok: boolean, value: unknown): void {
+    if ((this._bits & (STATUS | BODY_ENDED)) !== 0) return
     this._gen = undefined
-    this._bits |= BODY_ENDED
-    this._bits = ok ? this._bits | BODY_OK : this._bits & ~BODY_OK
-    this._value = value
+    this._bits = (this._bits | BODY_ENDED) & ~(GENERATOR | FLY | RECEIVING)
     if (this._wait !== undefined) {
       this._failWaits(new CancelledError(`${this.label} ended while this wait was pending`))
     }
+    this._bits = ok ? this._bits | BODY_OK : this._bits & ~BODY_OK
+    this._value = value
     const kids = this._kids
     if (kids !== undefined && kids.live > 0) {
       if (!ok) this._cancelChildren(value)
@@ -645,18 +775,16 @@ export class KernelTask<R = unknown> implements Task<R>, Waiter {
     this._bits = bits
     this._value = value
     if (kids !== undefined) {
-      // drop the links between finished, unjoined children: they must not keep each other alive
+      // drop the links between finished, unobserved children: they must not keep each other alive
       for (let c = kids.doneHead; c !== undefined;) {
         const next = c._next
         c._prev = c._next = undefined
         c._bits &= ~IN_DONE
         c = next
       }
+      this._kids = undefined
     }
-    this._kids = undefined
     this._mail = undefined
-    this._ctx = undefined
-    this._recv = undefined
     const x = this._x
     if (x !== undefined) {
       if (x.timer !== undefined) this.kernel.clock.clearTimer(x.timer)
@@ -667,7 +795,6 @@ export class KernelTask<R = unknown> implements Task<R>, Waiter {
       const observers = x.observers
       if (observers !== undefined) {
         x.observers = undefined
-        this._bits |= OBSERVED
         for (const o of observers) o._taskEnded(this)
       }
     }
@@ -675,28 +802,29 @@ export class KernelTask<R = unknown> implements Task<R>, Waiter {
   }
 
   /** @internal a child ended: move it to the finished list (unless observed) and maybe complete. */
-  _childEnded(child: KernelTask<unknown>): void {
+  _childEnded(child: TaskCore<unknown>): void {
     const kids = this._kids!
     unlinkLive(kids, child)
     const s = child._bits & STATUS
+    const failed = s === FAILED || s === CRASHED
     if ((child._bits & OBSERVED) === 0) {
       child._bits |= IN_DONE
       child._prev = kids.doneTail
       if (kids.doneTail === undefined) kids.doneHead = child
       else kids.doneTail._next = child
       kids.doneTail = child
-      if (s === FAILED || s === CRASHED) kids.failed++
+      if (failed) kids.failed++
       const any = kids.any
       if (any !== undefined) {
         kids.any = undefined
         child._observe()
         any.resolve({ task: child, ...child.outcome! })
-      } else if (kids.failed > 0 && (this._bits & BODY_ENDED) === 0) {
+      } else if (failed && (this._bits & BODY_ENDED) === 0) {
         this._interruptForChild()
       }
     }
     if ((this._bits & BODY_ENDED) !== 0) {
-      if ((child._bits & OBSERVED) === 0 && (s === FAILED || s === CRASHED) && (this._bits & BODY_OK) !== 0) {
+      if ((child._bits & OBSERVED) === 0 && failed && (this._bits & BODY_OK) !== 0) {
         this._cancelChildren(child._value)
       }
       if (kids.live === 0) this._complete()
@@ -742,15 +870,19 @@ export class KernelTask<R = unknown> implements Task<R>, Waiter {
   _markDetached(): void {
     this._bits |= DETACHED
   }
+}
 
-  /** @internal whether the failure of this ended task was observed by anyone. */
-  get _observed(): boolean {
-    return (this._bits & OBSERVED) !== 0
-  }
+const RECEIVE_WAIT = { joinsTasks: false }
+const OTHER_WAIT = RECEIVE_WAIT
+
+function receiveOf(w: Operation<unknown> | Operation<unknown>[]): ReceiveLike | undefined {
+  if (!Array.isArray(w))
+    return (w as Partial<ReceiveLike>)._isReceive === true ? (w as ReceiveLike) : undefined
+  return w.find((o) => (o as Partial<ReceiveLike>)._isReceive === true) as ReceiveLike | undefined
 }
 
 /** @internal links a new child at the tail of a family's live list. */
-export function linkLive(kids: Family, child: KernelTask<unknown>): void {
+export function linkLive(kids: Family, child: TaskCore<unknown>): void {
   child._prev = kids.liveTail
   if (kids.liveTail === undefined) kids.liveHead = child
   else kids.liveTail._next = child
@@ -759,7 +891,7 @@ export function linkLive(kids: Family, child: KernelTask<unknown>): void {
 }
 
 /** @internal unlinks a child from a family's live list. */
-export function unlinkLive(kids: Family, child: KernelTask<unknown>): void {
+export function unlinkLive(kids: Family, child: TaskCore<unknown>): void {
   const { _prev: prev, _next: next } = child
   if (prev === undefined) kids.liveHead = next
   else prev._next = next
@@ -769,29 +901,20 @@ export function unlinkLive(kids: Family, child: KernelTask<unknown>): void {
   kids.live--
 }
 
-/** Marker for "no message" (undefined is a valid message). */
-export const NO_MESSAGE: unique symbol = Symbol('taskos.noMessage')
-
-/** What the task needs of a receive operation. */
-export interface ReceiveLike extends Operation<unknown> {
-  _accepts(message: unknown): boolean
-}
-
 /**
  * `join()` / `settle()` of a kernel task: settles when the target ends. With `outcome` it resolves
  * with the outcome and never rejects.
  */
 class JoinOp<T> extends Operation<T> implements Observer {
-  readonly #target: KernelTask<unknown>
+  readonly #target: TaskCore<unknown>
   readonly #outcome: boolean
-  constructor(target: KernelTask<unknown>, waiter: Waiter | undefined, outcome: boolean) {
+  constructor(target: TaskCore<unknown>, waiter: Waiter | undefined, outcome: boolean) {
     super(waiter, undefined)
     this.#target = target
     this.#outcome = outcome
   }
   protected start(): void {
     const target = this.#target
-    target._observe()
     if (target.ended) this._taskEnded(target)
     else target._addObserver(this)
   }
@@ -804,7 +927,7 @@ class JoinOp<T> extends Operation<T> implements Observer {
   override get joinsTasks(): boolean {
     return true
   }
-  _taskEnded(target: KernelTask<unknown>): void {
+  _taskEnded(target: TaskCore<unknown>): void {
     const outcome = target.outcome!
     if (this.#outcome) this.resolve(outcome as T)
     else if (outcome.status === 'done') this.resolve(outcome.value as T)
@@ -813,7 +936,7 @@ class JoinOp<T> extends Operation<T> implements Observer {
 }
 
 /** @internal creates a join operation bound to a waiting task (used by `t.join`). */
-export function joinOperation<R>(target: KernelTask<unknown>, waiter: Waiter | undefined): Operation<R> {
+export function joinOperation<R>(target: TaskCore<unknown>, waiter: Waiter | undefined): Operation<R> {
   target._observe()
   return new JoinOp<R>(target, waiter, false)
 }

@@ -147,7 +147,11 @@ class KernelExecutor implements Executor {
     options: { signal?: AbortSignal } = {},
   ) {
     this.runs++
-    return this.inner.spawn(fn as unknown as TaskFn, args as never[], options) as unknown as Task<never>
+    return this.inner.spawn(
+      fn as unknown as TaskFn,
+      args as unknown as never[],
+      options,
+    ) as unknown as Task<never>
   }
   async close(): Promise<void> {
     this.closed = true

@@ -402,7 +402,7 @@ describe('throw and monitor', () => {
         return `interrupted @${clock.now()}: ${(e as Error).message}`
       }
     })
-    assert.match(await task.join(), /^interrupted @5: task #1: child task #2 failed: child broke$/)
+    assert.match((await task.join()) ?? '', /^interrupted @5: task #1: child task #2 failed: child broke$/)
     await done(k, clock)
   })
 

@@ -293,16 +293,28 @@ describe('messages', () => {
     await done(k, clock)
   })
 
-  test('an operation is waited once', async () => {
+  test('an operation is waited once; the plain receive of a generator task is a reusable flyweight', async () => {
     const { k, clock } = setup()
     const task = k.spawn(function* (t) {
-      t.task.send(1)
-      const op = t.receive<number>()
-      const a = yield* op
-      const b = yield* op
-      return a + b
+      const op = t.sleep(1)
+      yield* op
+      yield* op
     })
-    await rejectsWith(task.join(), 'ERR_INVALID_STATE', /waited once/)
+    await rejectsWith(task.join(), 'ERR_INVALID_STATE', /waited once \(sleep\(1\)\)/)
+    const flyweight = k.spawn(function* (t) {
+      const receive = t.receive<number>() // no options: shared, stateless, each yield* is a receive
+      return (yield* receive) + (yield* receive)
+    })
+    flyweight.send(1)
+    flyweight.send(2)
+    assert.equal(await flyweight.join(), 3)
+    const awaited = k.spawn(function* (t) {
+      const op = t.receive()
+      yield* t.sleep(1)
+      return [op]
+    })
+    const [op] = await awaited.join()
+    await rejectsWith(op!, 'ERR_INVALID_STATE', /yield\* inside that task/)
     await done(k, clock)
   })
 

@@ -1,0 +1,37 @@
+#!/usr/bin/env node
+/**
+ * The `taskos` command. Each subcommand lives in its own module and exports a function returning
+ * its commander `Command` (`demoCommand()` today; batch, node, cluster and monitor later); this file
+ * only assembles them and turns failures into a message and a non-zero exit code.
+ *
+ * Exit codes: 0 success; 1 a failure, a usage error (unknown command or option: the message, then
+ * the help) or no command at all (the help).
+ * @module
+ */
+import { Command } from 'commander'
+import { demoCommand } from './demo.js'
+import { packageVersion } from './version.js'
+
+function createProgram(): Command {
+  return new Command('taskos')
+    .description('Concurrent, parallel and distributed tasks for Node.js: one typed API, any executor.')
+    .version(packageVersion(), '-v, --version', 'print the taskos version')
+    .showHelpAfterError()
+    .addCommand(demoCommand())
+    .addHelpText(
+      'after',
+      '\nExamples:\n  taskos demo               the kernel tour (a few seconds)\n' +
+        '  taskos demo --scale 0.1   a quicker, smaller tour',
+    )
+}
+
+try {
+  await createProgram().parseAsync(process.argv)
+} catch (error) {
+  const message = error instanceof Error ? error.message : String(error)
+  process.stderr.write(`error: ${message}\n`)
+  if (process.env.TASKOS_DEBUG && error instanceof Error && error.stack) {
+    process.stderr.write(`${error.stack}\n`)
+  }
+  process.exitCode = 1
+}

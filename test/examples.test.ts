@@ -1,0 +1,35 @@
+// Smoke-runs every example as a child process: exit code 0 and its key output line.
+import assert from 'node:assert/strict'
+import { readdirSync } from 'node:fs'
+import { availableParallelism } from 'node:os'
+import { describe, test } from 'node:test'
+import { runTsx } from './fixtures/run-tsx.js'
+
+const EXPECTED: Record<string, RegExp[]> = {
+  '01-hello.ts': [/doubler returned 42/, /greeter returned Hello, taskos!/],
+  '02-messages.ts': [/client got \[ 4, 9, 16 \]/, /receive gave up: ERR_TIMEOUT/, /ended server: false/],
+  '03-structured.ts': [
+    /joinAny order: fast, medium, slow/,
+    /parent failed: .*failed: disk full/,
+    /slow cancelled: task 'slow' #\d+ timed out after 20 ms/,
+    /tasks left running: 0/,
+  ],
+  '04-dispatch.ts': [/word counts in job order: \[ 5, 2, 12, 3 \]/, /dispatch: job 1 \(parse\) failed/],
+  '05-supervise.ts': [/total before the crash: 12/, /monitor: counter #\d+ failed/, /after the restart: 0/],
+}
+
+describe('examples', { concurrency: availableParallelism() }, () => {
+  test('examples: every example file has expectations here', () => {
+    const files = readdirSync(new URL('../examples/', import.meta.url)).filter((f) => f.endsWith('.ts'))
+    assert.deepEqual(files.sort(), Object.keys(EXPECTED).sort())
+  })
+
+  for (const [file, patterns] of Object.entries(EXPECTED)) {
+    test(`examples: ${file} runs and prints its result`, async () => {
+      const r = await runTsx(`examples/${file}`)
+      assert.equal(r.code, 0, `exit code ${r.code}\n${r.stderr}`)
+      assert.equal(r.stderr, '', 'no warnings or errors')
+      for (const pattern of patterns) assert.match(r.stdout, pattern)
+    })
+  }
+})

@@ -1,0 +1,72 @@
+// Pins the public surface: adding or removing a runtime export must be a deliberate edit here.
+import assert from 'node:assert/strict'
+import { existsSync, readFileSync } from 'node:fs'
+import { test } from 'node:test'
+import * as root from '../src/index.js'
+import * as kernel from '../src/kernel/index.js'
+import * as testing from '../src/testing/index.js'
+
+const ROOT_EXPORTS = [
+  // kernel: tasks, operations, clocks
+  'Kernel',
+  'KernelTask',
+  'Operation',
+  'VirtualClock',
+  'defaultKernel',
+  'realClock',
+  // kernel: channels and synchronisation
+  'Barrier',
+  'Channel',
+  'Condition',
+  'Event',
+  'Lock',
+  'Semaphore',
+  // kernel: errors and events
+  'CancelledError',
+  'Emitter',
+  'HostLostError',
+  'SerializationError',
+  'TaskFailedError',
+  'TaskosError',
+  'TimeoutError',
+  'WorkerCrashedError',
+]
+
+const TESTING_EXPORTS = ['Latch', 'VirtualClock']
+
+function names(module: object): string[] {
+  return Object.keys(module).sort()
+}
+
+test('exports: the root module exports exactly the expected runtime names', () => {
+  assert.deepEqual(names(root), [...ROOT_EXPORTS].sort())
+})
+
+test('exports: the root module re-exports the kernel surface unchanged', () => {
+  assert.deepEqual(names(root), names(kernel))
+  for (const [name, value] of Object.entries(kernel)) {
+    assert.equal((root as Record<string, unknown>)[name], value, `root.${name} is kernel.${name}`)
+  }
+})
+
+test('exports: taskos/testing exports exactly the expected runtime names', () => {
+  assert.deepEqual(names(testing), [...TESTING_EXPORTS].sort())
+  assert.equal(testing.VirtualClock, kernel.VirtualClock, 'one VirtualClock class, not a copy')
+})
+
+test('exports: every package.json export and the bin have a source module', () => {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+    exports: Record<string, string | { types: string; import: string }>
+    bin: Record<string, string>
+  }
+  const targets = Object.values(pkg.exports)
+    .filter((e): e is { types: string; import: string } => typeof e === 'object')
+    .map((e) => e.import)
+    .concat(Object.values(pkg.bin))
+  assert.ok(targets.length >= 4)
+  for (const target of targets) {
+    assert.match(target, /^\.\/dist\/.+\.js$/, `${target} points into dist/`)
+    const source = target.replace(/^\.\/dist\//, '../src/').replace(/\.js$/, '.ts')
+    assert.ok(existsSync(new URL(source, import.meta.url)), `${target} is built from ${source.slice(3)}`)
+  }
+})
