@@ -37,6 +37,7 @@ const DRIVEN = 8 // yielded from a generator: the kernel resumes it
 const STARTING = 16 // inside begin(): a synchronous settle is picked up by the caller
 const QUEUED = 32 // always resume through the run queue, even when settled at once (yield)
 const DELEGATED = 64 // the iterator protocol has handed `this` out once
+const AWAITED = 128 // `then` was called: callbacks in _onF/_onR
 
 // Iterator results for the `yield*` protocol. The kernel (and V8's yield*) reads them at once and
 // never keeps them, so two shared objects serve every operation: no allocation per wait.
@@ -55,10 +56,51 @@ export function iterDone(value: unknown): IteratorResult<never, unknown> {
   return RETURNED
 }
 
-interface AwaitRecord {
-  promise: Promise<unknown>
-  resolve: (value: unknown) => void
-  reject: (error: unknown) => void
+/** Before settling: a `then` callback (or null/undefined); after: the callback's outcome. */
+type Callback = unknown
+const FIRED_OK = Symbol('taskos.firedOk')
+const FIRED_ERROR = Symbol('taskos.firedError')
+
+/**
+ * What becomes of a `then` once the operation settled: the callback's outcome, and the resolvers of
+ * the promise `then` returned, once someone used it. Allocated only when needed.
+ */
+class ThenState {
+  promise: Promise<unknown> | undefined = undefined
+  resolve: ((value: unknown) => void) | undefined = undefined
+  reject: ((error: unknown) => void) | undefined = undefined
+  /** Further awaiters of the same operation: each a promise of the operation's own outcome. */
+  extra: [(value: unknown) => void, (error: unknown) => void][] | undefined = undefined
+}
+
+/**
+ * The promise `then` returns. `await` ignores it, so it stays an empty shell unless someone chains
+ * on it; then it becomes a real promise of the callback's outcome.
+ */
+class Chained<R> implements Promise<R> {
+  readonly #op: Operation<unknown>
+  #promise: Promise<R> | undefined = undefined
+  constructor(op: Operation<unknown>) {
+    this.#op = op
+  }
+  #real(): Promise<R> {
+    return (this.#promise ??= this.#op._chainPromise() as Promise<R>)
+  }
+  then<R1 = R, R2 = never>(
+    onfulfilled?: ((value: R) => R1 | PromiseLike<R1>) | null,
+    onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
+  ): Promise<R1 | R2> {
+    return this.#real().then(onfulfilled, onrejected)
+  }
+  catch<R2 = never>(onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null): Promise<R | R2> {
+    return this.#real().catch(onrejected)
+  }
+  finally(onfinally?: (() => void) | null): Promise<R> {
+    return this.#real().finally(onfinally)
+  }
+  get [Symbol.toStringTag](): string {
+    return 'Promise'
+  }
 }
 
 /**
@@ -75,14 +117,16 @@ export abstract class Operation<T> implements Promise<T> {
   _bits = IDLE
   /** @internal result or error once settled. */
   _value: unknown = undefined
-  /** @internal timeout in ms, or undefined for none. */
-  _timeout: number | undefined
-  _timer: TimerHandle | undefined = undefined
-  _await: AwaitRecord | undefined = undefined
+  /** @internal the timeout in ms until the wait begins, then its timer (undefined: none). */
+  _timer: number | TimerHandle | undefined
+  /** @internal the callbacks of `then`. */
+  _onF: Callback = undefined
+  _onR: Callback = undefined
+  _then: ThenState | undefined = undefined
 
   constructor(waiter: Waiter | undefined, timeout: number | undefined, clock?: Clock) {
     this._waiter = waiter
-    this._timeout = timeout
+    this._timer = timeout
     this._clock = clock
   }
 
@@ -127,9 +171,14 @@ export abstract class Operation<T> implements Promise<T> {
     } catch (error) {
       this.reject(error)
     }
-    if ((this._bits & STATE) === WAITING && this._timeout !== undefined) {
-      const clock = waiter?.clock ?? this._clock ?? realClock
-      this._timer = clock.setTimer(this._timeout, () => this.#onTimeout())
+    const timeout = this._timer
+    if (typeof timeout === 'number') {
+      if ((this._bits & STATE) === WAITING) {
+        const clock = waiter?.clock ?? this._clock ?? realClock
+        this._timer = clock.setTimer(timeout, () => this.#onTimeout(timeout))
+      } else {
+        this._timer = undefined
+      }
     }
     this._bits &= ~STARTING
   }
@@ -179,43 +228,131 @@ export abstract class Operation<T> implements Promise<T> {
   #settle(ok: boolean, value: unknown): void {
     this._bits = (this._bits & ~STATE) | SETTLED | (ok ? OK : 0)
     this._value = value
-    if (this._timer !== undefined) {
-      ;(this._waiter?.clock ?? this._clock ?? realClock).clearTimer(this._timer)
-      this._timer = undefined
-    }
+    this.#clearTimer()
     const waiter = this._waiter
     if (waiter !== undefined) waiter.removeWait(this)
     if ((this._bits & DRIVEN) !== 0) {
       if ((this._bits & (STARTING | QUEUED)) !== STARTING) waiter!.resume(ok, value)
-    } else if (this._await !== undefined) {
-      if (ok) this._await.resolve(value)
-      else this._await.reject(value)
+    } else if ((this._bits & AWAITED) !== 0) {
+      queueMicrotask(() => this.#fire())
     }
   }
 
-  #onTimeout(): void {
+  #clearTimer(): void {
+    const timer = this._timer
+    if (timer !== undefined) {
+      this._timer = undefined
+      if (typeof timer === 'object') (this._waiter?.clock ?? this._clock ?? realClock).clearTimer(timer)
+    }
+  }
+
+  /** Runs the `then` callbacks of a settled operation (always from a microtask, as promises do). */
+  #fire(): void {
+    const ok = this._ok
+    const value = this._value
+    const callback = ok ? this._onF : this._onR
+    let rOk = ok
+    let r = value
+    if (typeof callback === 'function') {
+      try {
+        r = (callback as (value: unknown) => unknown)(value)
+        rOk = true
+      } catch (error) {
+        r = error
+        rOk = false
+      }
+    }
+    // keep the callback's outcome where the callbacks were, for a later chain on `then`'s promise
+    this._onF = r
+    this._onR = rOk ? FIRED_OK : FIRED_ERROR
+    const extra = this._then?.extra
+    if (extra !== undefined) for (const [res, rej] of extra) (ok ? res : rej)(value)
+    // a failure nobody chained on yet: reject the real promise now, so that it is reported as an
+    // unhandled rejection exactly when a promise's would be (a chain added later gets this one)
+    const state = rOk ? this._then : this.#chainState()
+    if (state?.resolve !== undefined) {
+      if (rOk) state.resolve(r)
+      else state.reject!(r)
+    }
+  }
+
+  #chainState(): ThenState {
+    const state = (this._then ??= new ThenState())
+    state.promise ??= new Promise((resolve, reject) => {
+      state.resolve = resolve
+      state.reject = reject
+    })
+    return state
+  }
+
+  /** @internal the real promise behind `then`'s result, made when someone chains on it. */
+  _chainPromise(): Promise<unknown> {
+    const made = this._then?.promise
+    if (made !== undefined) return made
+    if (this._onR === FIRED_OK) return Promise.resolve(this._onF)
+    return this.#chainState().promise!
+  }
+
+  #onTimeout(ms: number): void {
     this._timer = undefined
-    const ms = this._timeout ?? 0
     const who = this._waiter === undefined ? '' : `${this._waiter.label}: `
     this.reject(new TimeoutError(`${who}${this.describe()} timed out after ${ms} ms`, ms))
   }
 
-  /** Awaits the operation. */
+  /**
+   * Awaits the operation. The callbacks run from a microtask once it settles, as with a promise.
+   * (The first `then` keeps its callbacks on the operation itself: an awaited wait costs no
+   * promise of its own.)
+   */
   then<R1 = T, R2 = never>(
     onfulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
     onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
   ): Promise<R1 | R2> {
-    return (this.#promise() as Promise<T>).then(onfulfilled, onrejected)
+    const bits = this._bits
+    if ((bits & DRIVEN) !== 0) {
+      throw new TaskosError(
+        'ERR_INVALID_STATE',
+        `an operation is waited once (${this.describe()}): it was yielded`,
+      )
+    }
+    if ((bits & AWAITED) !== 0) {
+      // a further awaiter: a promise of the operation's own outcome, chained as usual
+      return (this.#outcomePromise() as Promise<T>).then(onfulfilled, onrejected)
+    }
+    this._bits = bits | AWAITED
+    this._onF = onfulfilled
+    this._onR = onrejected
+    const state = bits & STATE
+    if (state === IDLE) this._begin()
+    else if (state === SETTLED) queueMicrotask(() => this.#fire())
+    return new Chained<R1 | R2>(this)
   }
 
   /** Awaits the operation, handling a failure. */
   catch<R2 = never>(onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null): Promise<T | R2> {
-    return (this.#promise() as Promise<T>).catch(onrejected)
+    return this.then(undefined, onrejected)
   }
 
   /** Runs `onfinally` when the operation settles, either way. */
   finally(onfinally?: (() => void) | null): Promise<T> {
-    return (this.#promise() as Promise<T>).finally(onfinally)
+    return (this.#outcomePromise() as Promise<T>).finally(onfinally)
+  }
+
+  /** A promise of the operation's own outcome (for second and later awaiters). */
+  #outcomePromise(): Promise<unknown> {
+    if ((this._bits & STATE) === SETTLED) {
+      // the operation's own failure, passed on unchanged (any thrown value, as a promise would)
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
+      return this._ok ? Promise.resolve(this._value) : Promise.reject(this._value)
+    }
+    return new Promise((resolve, reject) => {
+      const state = (this._then ??= new ThenState())
+      ;(state.extra ??= []).push([resolve, reject])
+      if ((this._bits & STATE) === IDLE) {
+        this._bits |= AWAITED
+        this._begin()
+      }
+    })
   }
 
   /** Operations pass for promises: `Promise.all([task.join(), …])`, `assert.rejects(op)`. */
@@ -223,34 +360,11 @@ export abstract class Operation<T> implements Promise<T> {
     return 'Operation'
   }
 
-  #promise(): Promise<unknown> {
-    if (this._await !== undefined) return this._await.promise
-    if ((this._bits & DRIVEN) !== 0) {
-      throw new TaskosError(
-        'ERR_INVALID_STATE',
-        `an operation is waited once (${this.describe()}): it was yielded`,
-      )
-    }
-    let resolve!: (value: unknown) => void
-    let reject!: (error: unknown) => void
-    const promise = new Promise<unknown>((res, rej) => {
-      resolve = res
-      reject = rej
-    })
-    this._await = { promise, resolve, reject }
-    if ((this._bits & STATE) === IDLE) this._begin()
-    else if ((this._bits & STATE) === SETTLED) {
-      if (this._ok) resolve(this._value)
-      else reject(this._value)
-    }
-    return promise
-  }
-
   // The iterator protocol for `yield*`: hand the operation to the driving kernel once, then return
   // what the kernel resumes the generator with.
   /** Delegation for `yield*` inside generator tasks. */
   [Symbol.iterator](): Generator<Operation<unknown>, T, unknown> {
-    if ((this._bits & (STATE | DELEGATED)) !== IDLE || this._await !== undefined) {
+    if ((this._bits & (STATE | DELEGATED | AWAITED)) !== IDLE) {
       throw new TaskosError('ERR_INVALID_STATE', `an operation is waited once (${this.describe()})`)
     }
     // The operation is its own iterator (next/throw/return below); `yield*` needs nothing else.
@@ -275,8 +389,7 @@ export abstract class Operation<T> implements Promise<T> {
         this.cancelWait()
       } finally {
         this._bits = (this._bits & ~STATE) | SETTLED
-        if (this._timer !== undefined)
-          (this._waiter?.clock ?? this._clock ?? realClock).clearTimer(this._timer)
+        this.#clearTimer()
         this._waiter?.removeWait(this)
       }
     }

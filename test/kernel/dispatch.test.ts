@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { Kernel, KernelTask, Operation, VirtualClock } from '../../src/kernel/index.js'
 import type { DispatchResult, Executor, Job, Task, TaskContext, TaskFn } from '../../src/kernel/index.js'
+import { runTsx } from '../fixtures/run-tsx.js'
 import { done, rejectsWith, setup, throwsCode } from './helpers.js'
 
 const square = function* (t: TaskContext, n: number, ms: number) {
@@ -231,5 +232,68 @@ describe('operations', () => {
     assert.equal(fin, true)
     assert.equal(Object.prototype.toString.call(a.join()), '[object Operation]')
     await done(k, clock)
+  })
+})
+
+describe('operations keep promise semantics', () => {
+  test('then chains on the callback result, also when chained after the operation settled', async () => {
+    const { k, clock } = setup()
+    const task = k.spawn(() => 20)
+    const chained = task.join().then((v) => v + 1)
+    assert.equal(await chained.then((v) => v * 2), 42)
+    const late = task.join().then((v) => `late ${v}`)
+    await new Promise((r) => setImmediate(r))
+    assert.equal(await late, 'late 20')
+    const thenable = task.join().then((v) => Promise.resolve(v + 2))
+    await new Promise((r) => setImmediate(r))
+    assert.equal(await thenable, 22)
+    await done(k, clock)
+  })
+
+  test('callbacks never run synchronously, and a throwing callback rejects the chained promise', async () => {
+    const { k, clock } = setup()
+    const task = k.spawn(() => 'v')
+    await task.join()
+    const order: string[] = []
+    const p = task.join().then(() => {
+      order.push('callback')
+      throw new Error('from callback')
+    })
+    order.push('after then')
+    await assert.rejects(p, /from callback/)
+    assert.deepEqual(order, ['after then', 'callback'])
+    await done(k, clock)
+  })
+
+  test('several awaiters of one operation all get its outcome; catch and finally work', async () => {
+    const { k, clock } = setup()
+    const task = k.spawn(function* (t) {
+      yield* t.sleep(5)
+      throw new Error('nope')
+    })
+    const op = task.join()
+    const results = await Promise.allSettled([
+      op,
+      op.then(() => 'x'),
+      op.catch((e) => `caught ${(e as Error).message}`),
+    ])
+    assert.deepEqual(
+      results.map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as Error).message)),
+      ['nope', 'nope', 'caught nope'],
+    )
+    let finalized = false
+    await assert.rejects(
+      op.finally(() => (finalized = true)),
+      /nope/,
+    )
+    assert.equal(finalized, true)
+    await done(k, clock)
+  })
+
+  test('a failure nobody handles surfaces as an unhandled rejection, as with promises', async () => {
+    // node:test intercepts unhandled rejections itself, so this runs in a child process
+    const r = await runTsx('test/fixtures/unhandled-operation.ts')
+    assert.equal(r.stdout.trim(), 'unhandled: ignored failure | handled late: no report')
+    assert.equal(r.code, 0, r.stderr)
   })
 })
