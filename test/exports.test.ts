@@ -13,6 +13,7 @@ const ROOT_EXPORTS = [
   'Operation',
   'VirtualClock',
   'defaultKernel',
+  'job',
   'realClock',
   // kernel: channels and synchronisation
   'Barrier',

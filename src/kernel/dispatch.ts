@@ -12,12 +12,26 @@ import { TaskCore } from './task.js'
 import type { ExitNotice, ResultOf, Task, TaskFn } from './types.js'
 
 /** One job of a dispatch: a task function, its arguments, and extra data not passed to it. */
-export interface Job<F extends TaskFn = TaskFn> {
+export interface Job<F = TaskFn> {
   fn: F
   /** The arguments after the context (not checked against `fn`: jobs may differ in kind). */
   args?: readonly unknown[]
   /** Kept with the job (the collector sees it); not passed to `fn`. */
   extra?: unknown
+}
+
+/**
+ * Builds a job whose arguments are checked against its function (a plain `{ fn, args }` literal is
+ * not: jobs of one dispatch may differ in kind).
+ * @example
+ * k.dispatch([job(resize, ['a.png', 640]), job(resize, ['b.png', 320], { extra: 'thumb' })])
+ */
+export function job<A extends unknown[], X>(
+  fn: (t: TaskContext, ...args: A) => X,
+  args: A,
+  options: { extra?: unknown } = {},
+): Job<(t: TaskContext, ...args: A) => X> {
+  return options.extra === undefined ? { fn, args } : { fn, args, extra: options.extra }
 }
 
 /** What the collector sees as each job finishes. */

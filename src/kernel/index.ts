@@ -27,6 +27,7 @@ export type { TaskContext, SpawnOptions, ReceiveOptions, JoinAnyOptions, Offload
 export { Operation } from './operation.js'
 export { realClock, VirtualClock } from './clock.js'
 export type { Clock, TimerHandle, VirtualClockOptions } from './clock.js'
+export { job } from './dispatch.js'
 export type { Job, DispatchOptions, DispatchResult, DispatchCollector } from './dispatch.js'
 export type { SupervisedChild, SuperviseOptions, SuperviseStrategy, RestartPolicy } from './supervise.js'
 export type {

@@ -109,6 +109,17 @@ function isGenerator(value: unknown): value is Generator<unknown, unknown, unkno
   )
 }
 
+/**
+ * Whether an error that ended a cancelled task is the cancellation itself: a CancelledError or
+ * TimeoutError, or an error caused by one (an AbortError from an API given `t.signal`).
+ */
+function isCancellation(error: unknown): boolean {
+  for (let e = error, depth = 0; depth < 4 && e instanceof Error; e = e.cause, depth++) {
+    if (e instanceof CancelledError || e instanceof TimeoutError) return true
+  }
+  return false
+}
+
 function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error)
 }
@@ -767,9 +778,8 @@ export abstract class TaskCore<R = unknown> implements Waiter {
     }
     let status: number
     if (ok) status = DONE
-    else if ((bits & CANCEL) !== 0 && (value instanceof CancelledError || value instanceof TimeoutError)) {
-      status = CANCELLED
-    } else if (value instanceof WorkerCrashedError || value instanceof HostLostError) status = CRASHED
+    else if ((bits & CANCEL) !== 0 && isCancellation(value)) status = CANCELLED
+    else if (value instanceof WorkerCrashedError || value instanceof HostLostError) status = CRASHED
     else status = FAILED
     bits = (bits & ~(STATUS | BODY_ENDED | BODY_OK)) | status
     this._bits = bits

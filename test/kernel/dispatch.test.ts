@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { Kernel, KernelTask, Operation, VirtualClock } from '../../src/kernel/index.js'
+import { Kernel, KernelTask, Operation, VirtualClock, job } from '../../src/kernel/index.js'
 import type { DispatchResult, Executor, Job, Task, TaskContext, TaskFn } from '../../src/kernel/index.js'
 import { runTsx } from '../fixtures/run-tsx.js'
 import { done, rejectsWith, setup, throwsCode } from './helpers.js'
@@ -60,6 +60,20 @@ describe('dispatch (COS Dispatch)', () => {
     assert.deepEqual(await op, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
     assert.equal(maxRunning, 3)
     assert.equal(clock.now(), 40)
+    await done(k, clock)
+  })
+
+  test('job(): args checked against the function, extra kept for the collector', async () => {
+    const { k, clock } = setup()
+    const seen: unknown[] = []
+    const jobs = [job(square, [2, 1]), job(square, [3, 2], { extra: 'three' })]
+    // @ts-expect-error the arguments must fit the function
+    job(square, ['two', 1])
+    assert.deepEqual(
+      await k.dispatch(jobs, { collector: (r) => seen.push(r.job.extra), results: true }),
+      [4, 9],
+    )
+    assert.deepEqual(seen, [undefined, 'three'])
     await done(k, clock)
   })
 

@@ -161,6 +161,23 @@ describe('structured concurrency', () => {
     await done(k, clock)
   })
 
+  test('cancel: an AbortError caused by the cancellation (an API given t.signal) ends the task cancelled', async () => {
+    const { k, clock } = setup()
+    const task = k.spawn(async (t) => {
+      const { setTimeout: sleepReal } = await import('node:timers/promises')
+      await sleepReal(60_000, undefined, { signal: t.signal })
+    })
+    await new Promise((r) => setImmediate(r))
+    task.cancel('user stop')
+    const outcome = await task.settle()
+    assert.equal(outcome.status, 'cancelled')
+    assert.equal(
+      ((outcome as { error: Error }).error.cause as Error).message,
+      `${task.label} was cancelled: user stop`,
+    )
+    await done(k, clock)
+  })
+
   test('spawn timeout: cancels with a TimeoutError on the kernel clock', async () => {
     const { k, clock } = setup()
     const task = k.spawn(sleeper, [10_000, 'late'], { timeout: 300, name: 'slow' })
