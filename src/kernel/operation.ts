@@ -363,12 +363,12 @@ export abstract class Operation<T> implements Promise<T> {
   // The iterator protocol for `yield*`: hand the operation to the driving kernel once, then return
   // what the kernel resumes the generator with.
   /** Delegation for `yield*` inside generator tasks. */
-  [Symbol.iterator](): Generator<Operation<unknown>, T, unknown> {
+  [Symbol.iterator](): Iterator<Operation<unknown>, T, unknown> {
     if ((this._bits & (STATE | DELEGATED | AWAITED)) !== IDLE) {
       throw new TaskosError('ERR_INVALID_STATE', `an operation is waited once (${this.describe()})`)
     }
     // The operation is its own iterator (next/throw/return below); `yield*` needs nothing else.
-    return this as unknown as Generator<Operation<unknown>, T, unknown>
+    return this
   }
   /** @internal iterator protocol */
   next(value?: unknown): IteratorResult<Operation<unknown>, T> {

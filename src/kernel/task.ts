@@ -147,8 +147,8 @@ let running: TaskCore<unknown> | undefined
  */
 class Flyweight<T> {
   constructor(readonly kind: 'receive' | 'yield') {}
-  [Symbol.iterator](): Generator<Operation<unknown>, T, unknown> {
-    return this as unknown as Generator<Operation<unknown>, T, unknown>
+  [Symbol.iterator](): Iterator<unknown, T, unknown> {
+    return this
   }
   next(value?: unknown): IteratorResult<unknown, T> {
     if (flyResume !== undefined && flyResume === running) {
