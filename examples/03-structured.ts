@@ -57,7 +57,9 @@ const slow = k.spawn(
     try {
       await delay(10_000, undefined, { signal: t.signal }) // a Node timer, aborted by t.signal
     } catch (error) {
-      t.signal.throwIfAborted() // rethrow the cancellation itself (Node rejects with an AbortError)
+      // an AbortError caused by the cancellation ends the task 'cancelled' too; rethrowing the
+      // kernel's own TimeoutError makes the error printed below name the task and the timeout
+      t.signal.throwIfAborted()
       throw error
     }
   },

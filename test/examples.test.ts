@@ -16,6 +16,11 @@ const EXPECTED: Record<string, RegExp[]> = {
   ],
   '04-dispatch.ts': [/word counts in job order: \[ 5, 2, 12, 3 \]/, /dispatch: job 1 \(parse\) failed/],
   '05-supervise.ts': [/total before the crash: 12/, /monitor: counter #\d+ failed/, /after the restart: 0/],
+  '06-channels.ts': [
+    /first edition reached 3 readers/,
+    /cy read: first edition, second edition/,
+    /peak concurrency 2, total 50, barrier cycles 1/,
+  ],
 }
 
 describe('examples', { concurrency: availableParallelism() }, () => {

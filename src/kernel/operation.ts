@@ -61,6 +61,30 @@ type Callback = unknown
 const FIRED_OK = Symbol('taskos.firedOk')
 const FIRED_ERROR = Symbol('taskos.firedError')
 
+// Settled operations whose `then` callbacks are due, run together from one microtask (a
+// queueMicrotask per operation costs Node an AsyncResource each).
+const dueFires: (Operation<unknown> | undefined)[] = []
+let firesScheduled = false
+
+function scheduleFire(op: Operation<unknown>): void {
+  dueFires.push(op)
+  if (!firesScheduled) {
+    firesScheduled = true
+    queueMicrotask(runFires)
+  }
+}
+
+function runFires(): void {
+  // callbacks may settle more operations: they join this same run
+  for (let i = 0; i < dueFires.length; i++) {
+    const op = dueFires[i]!
+    dueFires[i] = undefined
+    op._fire()
+  }
+  dueFires.length = 0
+  firesScheduled = false
+}
+
 /**
  * What becomes of a `then` once the operation settled: the callback's outcome, and the resolvers of
  * the promise `then` returned, once someone used it. Allocated only when needed.
@@ -234,7 +258,7 @@ export abstract class Operation<T> implements Promise<T> {
     if ((this._bits & DRIVEN) !== 0) {
       if ((this._bits & (STARTING | QUEUED)) !== STARTING) waiter!.resume(ok, value)
     } else if ((this._bits & AWAITED) !== 0) {
-      queueMicrotask(() => this.#fire())
+      scheduleFire(this)
     }
   }
 
@@ -247,7 +271,8 @@ export abstract class Operation<T> implements Promise<T> {
   }
 
   /** Runs the `then` callbacks of a settled operation (always from a microtask, as promises do). */
-  #fire(): void {
+  /** @internal */
+  _fire(): void {
     const ok = this._ok
     const value = this._value
     const callback = ok ? this._onF : this._onR
@@ -324,7 +349,7 @@ export abstract class Operation<T> implements Promise<T> {
     this._onR = onrejected
     const state = bits & STATE
     if (state === IDLE) this._begin()
-    else if (state === SETTLED) queueMicrotask(() => this.#fire())
+    else if (state === SETTLED) scheduleFire(this)
     return new Chained<R1 | R2>(this)
   }
 

@@ -609,17 +609,33 @@ export abstract class TaskCore<R = unknown> implements Waiter {
       this._step(true, undefined)
     } else if (isThenable(result)) {
       const swaps = this._x?.swaps ?? 0
-      result.then(
-        (value) => {
-          if ((this._x?.swaps ?? 0) === swaps) this._bodyEnded(true, value)
-        },
-        (error: unknown) => {
-          if ((this._x?.swaps ?? 0) === swaps) this._bodyEnded(false, error)
-        },
-      )
+      if (swaps === 0) {
+        // bound methods, not closures: no context object per task
+        result.then(this._endedOk.bind(this), this._endedFailed.bind(this))
+      } else {
+        // a hot-swapped-in body: its end counts only while it is the current one
+        result.then(
+          (value) => {
+            if (this._x!.swaps === swaps) this._bodyEnded(true, value)
+          },
+          (error: unknown) => {
+            if (this._x!.swaps === swaps) this._bodyEnded(false, error)
+          },
+        )
+      }
     } else {
       this._bodyEnded(true, result)
     }
+  }
+
+  /** @internal the first async body (no hot swap yet) returned. */
+  _endedOk(value: unknown): void {
+    if ((this._x?.swaps ?? 0) === 0) this._bodyEnded(true, value)
+  }
+
+  /** @internal the first async body (no hot swap yet) threw. */
+  _endedFailed(error: unknown): void {
+    if ((this._x?.swaps ?? 0) === 0) this._bodyEnded(false, error)
   }
 
   /** @internal whether the body is a generator driven by the kernel. */
