@@ -9,6 +9,7 @@ import type { Operation } from './operation.js'
 import { checkTimeout } from './operation.js'
 import { JoinAnyOp, ReceiveOp, SleepOp, YieldOp } from './ops.js'
 import { FLY_RECEIVE, FLY_YIELD, NO_MESSAGE, TaskCore, joinOperation } from './task.js'
+import type { Part } from './task.js'
 import type { Observer } from './task.js'
 import type { SupervisedChild, SuperviseOptions } from './supervise.js'
 import { supervise } from './supervise.js'
@@ -144,6 +145,20 @@ export interface TaskContext {
    * `strategy` says (see {@link SuperviseOptions}).
    */
   supervise(children: readonly SupervisedChild[], options?: SuperviseOptions): KernelTask<void>
+  /**
+   * Reports progress (`done` of `total`): a kernel `'progress'` event here, a throttled
+   * `pool.on('progress')` event when the task runs on a pool.
+   * @throws ERR_INVALID_ARGUMENT for negative or non-finite numbers.
+   */
+  progress(done: number, total?: number): void
+  /** In `pool.partition`, the slice this task computes; undefined otherwise. */
+  readonly part: Part | undefined
+  /**
+   * A barrier across the parts of one `pool.partition` call (Eidolon's sync): resolves when every
+   * part has reached it; rejects in every part if a sibling fails.
+   * @throws ERR_INVALID_STATE outside a partitioned pool call.
+   */
+  sync(): Operation<void>
 }
 
 /**
@@ -369,6 +384,24 @@ export class TaskImpl<R = unknown> extends TaskCore<R> implements TaskContext, K
 
   supervise(children: readonly SupervisedChild[], options?: SuperviseOptions): KernelTask<void> {
     return supervise(this.kernel, this, children, options)
+  }
+
+  progress(done: number, total?: number): void {
+    if (typeof done !== 'number' || !Number.isFinite(done) || done < 0) {
+      throw invalidArgument('progress done', done, 'a finite number >= 0')
+    }
+    if (total !== undefined && (typeof total !== 'number' || !Number.isFinite(total) || total < 0)) {
+      throw invalidArgument('progress total', total, 'a finite number >= 0')
+    }
+    this.kernel._progress(this, done, total)
+  }
+
+  get part(): Part | undefined {
+    return this._x?.part
+  }
+
+  sync(): Operation<void> {
+    return this.kernel._sync(this)
   }
 }
 

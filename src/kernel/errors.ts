@@ -24,6 +24,7 @@ export type ErrorCode =
   | 'ERR_NO_EXECUTOR'
   | 'ERR_RESTART_LIMIT'
   | 'ERR_HOT_SWAPPED'
+  | 'ERR_QUEUE_FULL'
 
 /** Where an error happened, when it crossed a boundary (thread, process, machine). */
 export interface ErrorOrigin {

@@ -23,6 +23,7 @@ export type {
   Addressable,
 } from './kernel.js'
 export { KernelTask } from './context.js'
+export type { Part } from './task.js'
 export type { TaskContext, SpawnOptions, ReceiveOptions, JoinAnyOptions, OffloadOptions } from './context.js'
 export { Operation } from './operation.js'
 export { realClock, VirtualClock } from './clock.js'

@@ -73,6 +73,13 @@ export type KernelEvent =
   | { readonly type: 'task-start'; readonly task: KernelTask<unknown> }
   | { readonly type: 'task-end'; readonly task: KernelTask<unknown>; readonly outcome: Outcome }
   | {
+      /** `t.progress(done, total)` was called. */
+      readonly type: 'progress'
+      readonly task: KernelTask<unknown>
+      readonly done: number
+      readonly total: number | undefined
+    }
+  | {
       /** A task owned by the kernel failed and nobody joined, settled or monitored it. */
       readonly type: 'unobserved-failure'
       readonly task: KernelTask<unknown>
@@ -481,6 +488,26 @@ export class Kernel {
       ready,
       names: this.#names.size,
     }
+  }
+
+  /** @internal `t.progress`. */
+  _progress(task: TaskCore<unknown>, done: number, total: number | undefined): void {
+    if (this.#events.listening('progress')) {
+      this.#events.emit({ type: 'progress', task: task as unknown as KernelTask, done, total })
+    }
+  }
+
+  /**
+   * @internal Where `t.sync()` goes: set by a pool worker's runtime for partitioned calls.
+   */
+  _syncHook: ((task: TaskCore<unknown>) => Operation<void>) | undefined = undefined
+
+  /** @internal `t.sync`. */
+  _sync(task: TaskCore<unknown>): Operation<void> {
+    if (this._syncHook === undefined || task._x?.part === undefined) {
+      throw new TaskosError('ERR_INVALID_STATE', `${task.label}: t.sync() works only in a part of pool.partition`)
+    }
+    return this._syncHook(task)
   }
 
   /** Whether `close()` or `destroy()` was called. */

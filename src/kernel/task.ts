@@ -88,6 +88,17 @@ class Extras {
   names: string[] | undefined = undefined
   timer: TimerHandle | undefined = undefined
   unlisten: (() => void) | undefined = undefined
+  /** The slice of a partitioned call this task computes (pool workers). */
+  part: Part | undefined = undefined
+}
+
+/** The slice of a value range a task computes in `pool.partition`: part `index` covers [start, end). */
+export interface Part {
+  readonly index: number
+  readonly start: number
+  readonly end: number
+  /** How many parts the call has. */
+  readonly count: number
 }
 
 const GeneratorFunction = (Object.getPrototypeOf(function* () {}) as { constructor: unknown }).constructor

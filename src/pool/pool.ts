@@ -1,0 +1,886 @@
+/**
+ * The pool: task functions on worker threads (default) or worker processes.
+ *
+ * Scheduling: `run` queues a task record; one microtask later every `run` of that turn goes out,
+ * packed into one message per worker (a lone task leaves at once, without added latency). Each
+ * worker may have several tasks in flight: its limit adapts to the measured task time, so tiny
+ * tasks stream in large batches while long tasks are handed out one or two at a time (no idle
+ * worker while another holds a backlog).
+ *
+ * Crashes: when a worker dies, a task that was alone on it fails with `WorkerCrashedError`. When
+ * several were in flight, none is blamed yet: they run again one at a time (solo), so the one that
+ * kills its worker is found and fails, and the others complete. The pool replaces dead workers.
+ * @module
+ */
+import { availableParallelism } from 'node:os'
+import { Worker } from 'node:worker_threads'
+import type { ResourceLimits, TransferListItem } from 'node:worker_threads'
+import { fork } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import {
+  CancelledError,
+  Emitter,
+  Operation,
+  TaskosError,
+  TimeoutError,
+  WorkerCrashedError,
+} from '../kernel/index.js'
+import { describe } from '../kernel/errors.js'
+import type {
+  BodyResult,
+  Executor,
+  ExecutorRunOptions,
+  Listener,
+  Outcome,
+  Task,
+  TaskContext,
+  TaskStatus,
+} from '../kernel/index.js'
+import { isTaskFunction } from './define-task.js'
+import type { FnRef, FromWorker, PartSpec, RunSpec, ToWorker } from './protocol.js'
+import { deserializeError, serializeError } from './serialize-error.js'
+
+/** Options of `new Pool()`. */
+export interface PoolOptions {
+  /** Number of workers. @default os.availableParallelism() */
+  workers?: number
+  /** Worker threads share memory (`shared`, transfers); processes isolate crashes and memory. @default 'thread' */
+  isolation?: 'thread' | 'process'
+  /** Most tasks waiting in the queue; `run` beyond it rejects with ERR_QUEUE_FULL. @default Infinity */
+  maxQueue?: number
+  /** Stop a worker idle this long (ms); restarted on demand. @default none (workers stay) */
+  idleTimeout?: number
+  /** V8 heap limits of each worker thread (`maxOldGenerationSizeMb`, …); a worker over it crashes. */
+  resourceLimits?: ResourceLimits
+  /** Replace a worker after it ran this many tasks. @default none */
+  recycleAfter?: number
+  /** Pin each worker process to one CPU (Linux `taskset`); threads cannot be pinned. @default false */
+  bind?: boolean
+  /** After a cancellation or timeout, how long (ms) a running task gets to stop before its worker is terminated. @default 1000 */
+  cancelGrace?: number
+}
+
+/** Options of `pool.run`. */
+export interface RunOptions extends ExecutorRunOptions {
+  /** ArrayBuffers to move to the worker instead of copying (thread workers). */
+  transfer?: readonly TransferListItem[]
+}
+
+/** A snapshot of a pool's counters; plain and JSON-safe. */
+export interface PoolStats {
+  workers: number
+  busy: number
+  queued: number
+  running: number
+  completed: number
+  failed: number
+  crashed: number
+  cancelled: number
+  /** Per worker: tasks it completed, and tasks in flight now. */
+  perWorker: { id: number; completed: number; inFlight: number; pid: number | undefined }[]
+}
+
+/** Events a pool emits; subscribe with `pool.on(type, listener)`. */
+export type PoolEvent =
+  | {
+      /** `t.progress(done, total)` in a worker (throttled there). */
+      readonly type: 'progress'
+      readonly task: PoolTask<unknown>
+      readonly done: number
+      readonly total: number | undefined
+    }
+  | {
+      readonly type: 'worker-exit'
+      readonly worker: number
+      readonly exitCode: number | undefined
+      readonly signal: string | undefined
+    }
+
+const DEFAULTS = Object.freeze({
+  isolation: 'thread' as const,
+  maxQueue: Infinity,
+  cancelGrace: 1000,
+})
+
+/** Target of queued work per worker, in ms of measured task time: bounds the tail imbalance. */
+const TARGET_MS = 2
+const MAX_IN_FLIGHT = 1024
+
+// ---- the task handle --------------------------------------------------------------------------
+
+const QUEUED = 0
+const RUNNING = 1
+const ENDED = 2
+
+/**
+ * A task on a pool: awaitable for its value (`await pool.run(fn, args)`), and a {@link Task}
+ * (send, join, settle, cancel), so the pool is an `Executor` for `kernel.dispatch`.
+ */
+export class PoolTask<R = unknown> implements Task<R>, PromiseLike<R> {
+  /** Unique within the pool, from 1. */
+  readonly id: number
+  /** The task function's name. */
+  readonly name: string | undefined
+  /** @internal */ _state = QUEUED
+  /** @internal */ _outcome: Outcome<R> | undefined = undefined
+  /** @internal */ _fn: FnRef
+  /** @internal */ _args: readonly unknown[]
+  /** @internal */ _transfer: readonly TransferListItem[] | undefined
+  /** @internal */ _part: PartSpec | undefined = undefined
+  /** @internal */ _worker: WorkerSlot | undefined = undefined
+  /** @internal crashes of workers it was on */ _crashes = 0
+  /** @internal cancel (or timeout) requested while it ran */ _cancelled = false
+  /** @internal messages sent before it started */ _mail: unknown[] | undefined = undefined
+  /** @internal */ _timer: NodeJS.Timeout | undefined = undefined
+  /** @internal */ _unlisten: (() => void) | undefined = undefined
+  readonly #pool: Pool
+  readonly #promise: Promise<R>
+  #resolve!: (value: R) => void
+  #reject!: (error: unknown) => void
+
+  /** @internal */
+  constructor(
+    pool: Pool,
+    id: number,
+    name: string | undefined,
+    fn: FnRef,
+    args: readonly unknown[],
+    transfer: readonly TransferListItem[] | undefined,
+  ) {
+    this.#pool = pool
+    this.id = id
+    this.name = name
+    this._fn = fn
+    this._args = args
+    this._transfer = transfer
+    this.#promise = new Promise<R>((resolve, reject) => {
+      this.#resolve = resolve
+      this.#reject = reject
+    })
+  }
+
+  /** 'running' while queued or running, then its final state. */
+  get status(): TaskStatus {
+    return this._outcome?.status ?? 'running'
+  }
+
+  /** Whether it is still waiting for a worker. */
+  get queued(): boolean {
+    return this._state === QUEUED
+  }
+
+  /** @internal settles the task once. */
+  _settle(outcome: Outcome<R>): boolean {
+    if (this._state === ENDED) return false
+    this._state = ENDED
+    this._outcome = outcome
+    this._args = []
+    if (this._timer !== undefined) clearTimeout(this._timer)
+    this._unlisten?.()
+    if (outcome.status === 'done') this.#resolve(outcome.value)
+    else this.#reject(outcome.error)
+    return true
+  }
+
+  /** Waits for the value (rejects with the task's error). */
+  then<R1 = R, R2 = never>(
+    onfulfilled?: ((value: R) => R1 | PromiseLike<R1>) | null,
+    onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
+  ): Promise<R1 | R2> {
+    return this.#promise.then(onfulfilled, onrejected)
+  }
+
+  /** Waits for the value, handling a failure. */
+  catch<R2 = never>(onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null): Promise<R | R2> {
+    return this.#promise.catch(onrejected)
+  }
+
+  /** Runs `onfinally` when the task ends. */
+  finally(onfinally?: (() => void) | null): Promise<R> {
+    return this.#promise.finally(onfinally)
+  }
+
+  /** Waits for the task to end: its value, or rejects with its error. Awaitable and `yield*`-able. */
+  join(): Operation<R> {
+    return Operation.from(this.#promise, `join of pool task #${this.id}`)
+  }
+
+  /** Waits for the task to end and gives its outcome; never rejects. */
+  settle(): Operation<Outcome<R>> {
+    return Operation.from(
+      this.#promise.then(
+        () => this._outcome!,
+        () => this._outcome!,
+      ),
+      `settle of pool task #${this.id}`,
+    )
+  }
+
+  /**
+   * Sends a message to the task's mailbox in its worker (`t.receive()` there).
+   * @returns false if the task has ended.
+   */
+  send(message: unknown): boolean {
+    if (this._state === ENDED) return false
+    if (this._state === QUEUED) (this._mail ??= []).push(message)
+    else this._worker?.post({ t: 'message', id: this.id, message })
+    return true
+  }
+
+  /**
+   * Cancels the task: a queued task is dropped at once; a running one is cancelled in its worker
+   * (its `t.signal` aborts, its kernel waits reject) and, if it has not stopped after the pool's
+   * `cancelGrace`, its worker is terminated and replaced.
+   * @returns false if the task had already ended.
+   */
+  cancel(reason?: unknown): boolean {
+    return this.#pool._cancel(this as PoolTask<unknown>, reason)
+  }
+}
+
+// ---- workers ----------------------------------------------------------------------------------
+
+const fromSource = import.meta.url.endsWith('.ts')
+const workerEntry = new URL(fromSource ? './worker.ts' : './worker.js', import.meta.url)
+
+/**
+ * Running from TypeScript sources (tests, tsx): a worker thread does not get the parent's `--import`
+ * hooks for its entry in Node 20, so it starts from a one-line script that registers tsx first.
+ */
+function threadEntry(): { entry: URL | string; eval: boolean } {
+  if (!fromSource) return { entry: workerEntry, eval: false }
+  const tsx = import.meta.resolve('tsx/esm/api')
+  const code = `import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(workerEntry.href)}) })`
+  return { entry: code, eval: true }
+}
+
+/** @internal one worker thread or process and what it runs. */
+class WorkerSlot {
+  readonly id: number
+  readonly inFlight = new Map<number, PoolTask<unknown>>()
+  ready = false
+  alive = true
+  retiring = false
+  completed = 0
+  /** Measured task time (ms), smoothed. */
+  avgMs = -1
+  /** Tasks that run alone here (suspects after a crash): no other task is sent meanwhile. */
+  solo = false
+  idleTimer: NodeJS.Timeout | undefined = undefined
+  readonly thread: Worker | undefined
+  readonly child: ChildProcess | undefined
+
+  constructor(id: number, pool: Pool, options: Required<Pick<PoolOptions, 'isolation'>> & PoolOptions) {
+    this.id = id
+    const onMessage = (message: FromWorker): void => pool._onMessage(this, message)
+    const onExit = (code: number | null, signal: NodeJS.Signals | null): void =>
+      pool._onExit(this, code ?? undefined, signal ?? undefined)
+    if (options.isolation === 'thread') {
+      const { entry, eval: evalEntry } = threadEntry()
+      const worker = new Worker(entry, {
+        eval: evalEntry,
+        ...(options.resourceLimits === undefined ? {} : { resourceLimits: options.resourceLimits }),
+      })
+      worker.on('message', onMessage)
+      worker.on('error', (error) => pool._onError(this, error))
+      worker.on('exit', (code) => onExit(code, null))
+      this.thread = worker
+      this.child = undefined
+    } else {
+      const child = fork(fileURLToPath(workerEntry), [], {
+        serialization: 'advanced',
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      })
+      child.on('message', (m) => onMessage(m as FromWorker))
+      child.on('error', (error) => pool._onError(this, error))
+      child.on('exit', onExit)
+      this.child = child
+      this.thread = undefined
+    }
+    this.ref(false)
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid ?? undefined
+  }
+
+  /** Tasks this worker may hold now. */
+  get limit(): number {
+    if (!this.ready || this.retiring || !this.alive) return 0
+    if (this.solo) return this.inFlight.size === 0 ? 1 : 0
+    if (this.avgMs < 0) return 2
+    return Math.max(2, Math.min(MAX_IN_FLIGHT, Math.ceil(TARGET_MS / Math.max(this.avgMs, 0.0005))))
+  }
+
+  post(message: ToWorker, transfer?: readonly TransferListItem[]): void {
+    if (this.thread !== undefined)
+      this.thread.postMessage(message, transfer as TransferListItem[] | undefined)
+    else this.child!.send(message)
+  }
+
+  /** Keeps the process alive while the worker has work; an idle pool does not hold it open. */
+  ref(on: boolean): void {
+    if (this.thread !== undefined) {
+      if (on) this.thread.ref()
+      else this.thread.unref()
+    } else if (this.child !== undefined) {
+      if (on) this.child.ref()
+      else this.child.unref()
+      const channel = (this.child as unknown as { channel?: { ref(): void; unref(): void } }).channel
+      if (on) channel?.ref()
+      else channel?.unref()
+    }
+  }
+
+  terminate(): void {
+    this.alive = false
+    if (this.thread !== undefined) void this.thread.terminate()
+    else this.child?.kill('SIGKILL')
+  }
+}
+
+// ---- the pool ---------------------------------------------------------------------------------
+
+/**
+ * A pool of worker threads (or processes) running task functions: `run`, and (see the module)
+ * `partition` and `map`. An {@link Executor}: `kernel.setExecutor(pool)`.
+ * @example
+ * const pool = new Pool({ workers: 4 })
+ * const total = await pool.run(sum, [xs])
+ * await pool.close()
+ */
+export class Pool implements Executor {
+  readonly #options: Required<Pick<PoolOptions, 'isolation' | 'maxQueue' | 'cancelGrace'>> & PoolOptions
+  readonly #size: number
+  #workers: WorkerSlot[] = []
+  #nextWorker = 1
+  #nextTask = 1
+  #queue: PoolTask<unknown>[] = []
+  #queueHead = 0
+  /** Suspects of a crash, run one at a time. */
+  #suspects: PoolTask<unknown>[] = []
+  #pumpScheduled = false
+  #closing: Promise<void> | undefined = undefined
+  #closed = false
+  #drained: (() => void) | undefined = undefined
+  #events = new Emitter<PoolEvent>()
+  #counts = { completed: 0, failed: 0, crashed: 0, cancelled: 0 }
+  readonly #byId = new Map<number, PoolTask<unknown>>()
+
+  constructor(options: PoolOptions = {}) {
+    if (typeof options !== 'object' || options === null) throw invalid('options', options, 'an object')
+    const workers = options.workers ?? availableParallelism()
+    if (!Number.isInteger(workers) || workers < 1) throw invalid('workers', workers, 'an integer >= 1')
+    const isolation = options.isolation ?? DEFAULTS.isolation
+    if (isolation !== 'thread' && isolation !== 'process')
+      throw invalid('isolation', isolation, "'thread' or 'process'")
+    const maxQueue = options.maxQueue ?? DEFAULTS.maxQueue
+    if (!(maxQueue >= 0)) throw invalid('maxQueue', maxQueue, 'a number >= 0')
+    if (options.idleTimeout !== undefined && !(options.idleTimeout > 0))
+      throw invalid('idleTimeout', options.idleTimeout, 'a number of ms > 0')
+    if (
+      options.recycleAfter !== undefined &&
+      !(Number.isInteger(options.recycleAfter) && options.recycleAfter > 0)
+    ) {
+      throw invalid('recycleAfter', options.recycleAfter, 'an integer > 0')
+    }
+    const cancelGrace = options.cancelGrace ?? DEFAULTS.cancelGrace
+    if (!(cancelGrace >= 0)) throw invalid('cancelGrace', cancelGrace, 'a number of ms >= 0')
+    if (options.bind === true && isolation === 'thread')
+      throw invalid('bind', true, "isolation 'process' (threads cannot be pinned to a CPU)")
+    this.#options = { ...options, isolation, maxQueue, cancelGrace }
+    this.#size = workers
+    if (options.idleTimeout === undefined) for (let i = 0; i < workers; i++) this.#spawnWorker()
+  }
+
+  /** Number of workers (COS slots). */
+  slots(): number {
+    return this.#size
+  }
+
+  /** Workers with nothing in flight. */
+  freeSlots(): number {
+    const idle = this.#workers.filter((w) => w.alive && w.inFlight.size === 0).length
+    return idle + (this.#size - this.#workers.length)
+  }
+
+  /**
+   * Runs `fn(t, ...args)` on a worker. `fn` is a task function made by `defineTask`, or a
+   * self-contained function (shipped as source: it must not use variables from around it).
+   * @returns the task: await it for the value.
+   * @throws ERR_CLOSED after close; ERR_QUEUE_FULL beyond `maxQueue`; ERR_INVALID_ARGUMENT for a
+   *   bad function or args; ERR_SERIALIZATION (as a rejection) when an argument cannot be copied.
+   */
+  run<A extends unknown[], X>(
+    fn: (t: TaskContext, ...args: A) => X,
+    args: A,
+    options?: RunOptions,
+  ): PoolTask<BodyResult<X>>
+  run(
+    fn: (t: TaskContext, ...args: never[]) => unknown,
+    args: readonly unknown[],
+    options: RunOptions = {},
+  ): PoolTask<unknown> {
+    const task = this._submit(fn, args, options, undefined)
+    return task
+  }
+
+  /** @internal creates and queues a task. */
+  _submit(
+    fn: (t: TaskContext, ...args: never[]) => unknown,
+    args: readonly unknown[],
+    options: RunOptions,
+    part: PartSpec | undefined,
+  ): PoolTask<unknown> {
+    if (this.#closing !== undefined) throw new TaskosError('ERR_CLOSED', 'the pool is closed: no new tasks')
+    if (!Array.isArray(args))
+      throw new TaskosError(
+        'ERR_INVALID_ARGUMENT',
+        `invalid args: ${describe(args)} (expected an array of arguments)`,
+      )
+    const ref = fnRef(fn)
+    if (this.queued >= this.#options.maxQueue) {
+      throw new TaskosError('ERR_QUEUE_FULL', `the pool queue is full (maxQueue ${this.#options.maxQueue})`)
+    }
+    const task = new PoolTask<unknown>(
+      this,
+      this.#nextTask++,
+      fn.name || undefined,
+      ref,
+      args,
+      options.transfer,
+    )
+    task._part = part
+    this.#byId.set(task.id, task)
+    const signal = options.signal
+    if (signal !== undefined) {
+      if (signal.aborted) {
+        this._cancel(task, signal.reason)
+        return task
+      }
+      const onAbort = (): void => void this._cancel(task, signal.reason)
+      signal.addEventListener('abort', onAbort, { once: true })
+      task._unlisten = () => signal.removeEventListener('abort', onAbort)
+    }
+    if (options.timeout !== undefined) {
+      const ms = options.timeout
+      task._timer = setTimeout(
+        () =>
+          this._cancel(
+            task,
+            new TimeoutError(
+              `pool task #${task.id} (${task.name ?? 'anonymous'}) timed out after ${ms} ms`,
+              ms,
+            ),
+          ),
+        ms,
+      )
+    }
+    this.#queue.push(task)
+    this.#schedulePump()
+    return task
+  }
+
+  /** Tasks waiting for a worker. */
+  get queued(): number {
+    return this.#queue.length - this.#queueHead + this.#suspects.length
+  }
+
+  #schedulePump(): void {
+    if (this.#pumpScheduled) return
+    this.#pumpScheduled = true
+    queueMicrotask(() => {
+      this.#pumpScheduled = false
+      this.#pump()
+    })
+  }
+
+  /** Hands queued tasks to workers that have room. */
+  #pump(): void {
+    if (this.#closed) return
+    // queued work keeps the process alive while workers start or restart
+    if (this.queued > 0) for (const w of this.#workers) if (!w.ready) w.ref(true)
+    // crash suspects first, each alone on an idle worker
+    while (this.#suspects.length > 0) {
+      const idle = this.#workers.find((w) => w.ready && w.alive && !w.retiring && w.inFlight.size === 0)
+      if (idle === undefined) break
+      const task = this.#suspects.shift()!
+      if (task._state !== QUEUED) continue
+      idle.solo = true
+      this.#send(idle, [task])
+    }
+    let pending = this.#queue.length - this.#queueHead
+    if (pending === 0) return this.#maybeDrained()
+    // make sure enough workers exist (idleTimeout pools start them on demand)
+    while (this.#workers.length < this.#size) {
+      this.#spawnWorker().ref(true)
+    }
+    const workers = this.#workers.filter((w) => w.limit > w.inFlight.size)
+    if (workers.length === 0) return
+    // share the queue fairly among the workers with room
+    const share = Math.ceil(pending / workers.length)
+    for (const worker of workers) {
+      const room = Math.min(worker.limit - worker.inFlight.size, share)
+      const batch: PoolTask<unknown>[] = []
+      while (batch.length < room && this.#queueHead < this.#queue.length) {
+        const task = this.#queue[this.#queueHead]!
+        this.#queue[this.#queueHead++] = undefined as never
+        if (task._state === QUEUED) batch.push(task)
+      }
+      if (batch.length > 0) this.#send(worker, batch)
+      pending = this.#queue.length - this.#queueHead
+      if (pending === 0) break
+    }
+    if (this.#queueHead === this.#queue.length) {
+      this.#queue = []
+      this.#queueHead = 0
+    } else if (this.#queueHead > 4096 && this.#queueHead * 2 > this.#queue.length) {
+      this.#queue = this.#queue.slice(this.#queueHead)
+      this.#queueHead = 0
+    }
+  }
+
+  #send(worker: WorkerSlot, batch: PoolTask<unknown>[]): void {
+    const specs: RunSpec[] = []
+    let transfer: TransferListItem[] | undefined
+    for (const task of batch) {
+      task._state = RUNNING
+      task._worker = worker
+      worker.inFlight.set(task.id, task)
+      specs.push([task.id, task._fn, task._args, task._part])
+      if (task._transfer !== undefined) (transfer ??= []).push(...task._transfer)
+    }
+    if (worker.idleTimer !== undefined) {
+      clearTimeout(worker.idleTimer)
+      worker.idleTimer = undefined
+    }
+    worker.ref(true)
+    try {
+      worker.post({ t: 'run', tasks: specs }, transfer)
+    } catch (error) {
+      // some argument cannot be copied: find which, fail that task, send the others again
+      for (const task of batch) {
+        worker.inFlight.delete(task.id)
+        task._state = QUEUED
+        task._worker = undefined
+      }
+      for (const task of batch) {
+        const bad = task._args.findIndex((a) => !cloneable(a, task._transfer))
+        if (bad >= 0 || batch.length === 1) {
+          const which = bad >= 0 ? `argument ${bad} (${describe(task._args[bad])})` : 'an argument'
+          this.#finish(task, {
+            status: 'failed',
+            error: new TaskosError(
+              'ERR_SERIALIZATION',
+              `pool task #${task.id} (${task.name ?? 'anonymous'}): ${which} cannot be sent to a worker: ${(error as Error).message}`,
+            ),
+          })
+        } else {
+          this.#send(worker, [task])
+        }
+      }
+      if (worker.inFlight.size === 0) worker.ref(false)
+      return
+    }
+    for (const task of batch) {
+      if (task._mail !== undefined) {
+        for (const message of task._mail) worker.post({ t: 'message', id: task.id, message })
+        task._mail = undefined
+      }
+    }
+  }
+
+  /** @internal a worker's message. */
+  _onMessage(worker: WorkerSlot, message: FromWorker): void {
+    switch (message.t) {
+      case 'ready':
+        worker.ready = true
+        worker.ref(false)
+        this.#pump()
+        break
+      case 'done': {
+        let ms = 0
+        for (const [id, ok, value, taskMs] of message.results) {
+          ms += taskMs
+          const task = worker.inFlight.get(id)
+          if (task === undefined) continue
+          worker.inFlight.delete(id)
+          worker.completed++
+          if (ok === 1) this.#finish(task, { status: 'done', value })
+          else {
+            const error = deserializeError(value as never, { task: id, worker: worker.id })
+            const cancelled =
+              task._cancelled && (error instanceof CancelledError || error instanceof TimeoutError)
+            this.#finish(task, { status: cancelled ? 'cancelled' : 'failed', error })
+          }
+        }
+        const perTask = ms / message.results.length
+        worker.avgMs = worker.avgMs < 0 ? perTask : worker.avgMs * 0.7 + perTask * 0.3
+        if (worker.solo && worker.inFlight.size === 0) worker.solo = false
+        this.#afterProgress(worker)
+        break
+      }
+      case 'progress': {
+        const task = worker.inFlight.get(message.id)
+        if (task !== undefined)
+          this.#events.emit({ type: 'progress', task, done: message.done, total: message.total })
+        break
+      }
+      case 'sync':
+        this._onSync(worker, message.id, message.group)
+        break
+    }
+  }
+
+  /** After results: recycle, idle, or hand out more work. */
+  #afterProgress(worker: WorkerSlot): void {
+    const recycle = this.#options.recycleAfter
+    if (recycle !== undefined && worker.completed >= recycle && !worker.retiring) worker.retiring = true
+    if (worker.inFlight.size === 0) {
+      worker.ref(false)
+      if (worker.retiring) {
+        this.#removeWorker(worker)
+        worker.terminate()
+      } else if (this.#options.idleTimeout !== undefined && this.queued === 0) {
+        worker.idleTimer = setTimeout(() => {
+          if (worker.inFlight.size === 0 && this.queued === 0) {
+            this.#removeWorker(worker)
+            worker.terminate()
+          }
+        }, this.#options.idleTimeout)
+        worker.idleTimer.unref()
+      }
+    }
+    this.#pump()
+  }
+
+  #finish(task: PoolTask<unknown>, outcome: Outcome<unknown>): void {
+    if (!task._settle(outcome)) return
+    this.#byId.delete(task.id)
+    if (outcome.status === 'done') this.#counts.completed++
+    else this.#counts[outcome.status]++
+    this._onTaskEnded(task)
+  }
+
+  /** @internal hook for partition groups. */
+  _onTaskEnded(_task: PoolTask<unknown>): void {}
+
+  /** @internal hook for partition barriers. */
+  _onSync(_worker: WorkerSlot, _id: number, _group: number): void {}
+
+  /** @internal */
+  _onError(worker: WorkerSlot, error: Error): void {
+    // an uncaught error in the worker: its 'exit' follows and fails or re-runs its tasks
+    ;(worker as { lastError?: Error }).lastError = error
+  }
+
+  /** @internal a worker died (or was terminated). */
+  _onExit(worker: WorkerSlot, exitCode: number | undefined, signal: string | undefined): void {
+    worker.alive = false
+    this.#removeWorker(worker)
+    this.#events.emit({ type: 'worker-exit', worker: worker.id, exitCode, signal })
+    const inFlight = [...worker.inFlight.values()]
+    worker.inFlight.clear()
+    const lastError = (worker as { lastError?: Error }).lastError
+    const why =
+      lastError !== undefined
+        ? `${lastError.name}: ${lastError.message}`
+        : signal !== undefined
+          ? `killed by ${signal}`
+          : `exit code ${exitCode ?? '?'}`
+    for (const task of inFlight) {
+      if (task._state === ENDED) continue
+      task._crashes++
+      if (inFlight.length === 1 || task._crashes >= 2 || worker.solo) {
+        const error = new WorkerCrashedError(
+          `pool task #${task.id} (${task.name ?? 'anonymous'}): its worker died (${why})`,
+          { exitCode, signal },
+          { cause: lastError, origin: { task: task.id, worker: worker.id } },
+        )
+        this.#finish(task, { status: 'crashed', error })
+      } else {
+        task._state = QUEUED
+        task._worker = undefined
+        this.#suspects.push(task)
+      }
+    }
+    if (
+      !this.#closed &&
+      this.#workers.length < this.#size &&
+      (this.queued > 0 || this.#options.idleTimeout === undefined)
+    ) {
+      this.#spawnWorker()
+    }
+    this.#pump()
+    this.#maybeDrained()
+  }
+
+  #spawnWorker(): WorkerSlot {
+    const worker = new WorkerSlot(this.#nextWorker++, this, this.#options)
+    this.#workers.push(worker)
+    if (this.#options.bind === true && worker.child?.pid !== undefined)
+      bindToCpu(worker.child.pid, (worker.id - 1) % availableParallelism())
+    return worker
+  }
+
+  #removeWorker(worker: WorkerSlot): void {
+    const i = this.#workers.indexOf(worker)
+    if (i >= 0) this.#workers.splice(i, 1)
+  }
+
+  /** @internal `task.cancel(reason)`. */
+  _cancel(task: PoolTask<unknown>, reason: unknown): boolean {
+    if (task._state === ENDED) return false
+    const error =
+      reason instanceof CancelledError || reason instanceof TimeoutError
+        ? reason
+        : new CancelledError(
+            reason === undefined
+              ? `pool task #${task.id} was cancelled`
+              : `pool task #${task.id} was cancelled: ${reason instanceof Error ? reason.message : describe(reason)}`,
+            reason === undefined ? undefined : { cause: reason },
+          )
+    if (task._state === QUEUED) {
+      this.#finish(task, { status: 'cancelled', error })
+      return true
+    }
+    const worker = task._worker
+    if (worker === undefined || task._cancelled) return worker !== undefined
+    task._cancelled = true
+    worker.post({ t: 'cancel', id: task.id, error: serializeError(error) })
+    const grace = setTimeout(() => {
+      if (task._state === ENDED || !worker.inFlight.has(task.id)) return
+      // it did not stop: end it now, and replace its worker; the others on it run again
+      worker.inFlight.delete(task.id)
+      this.#finish(task, { status: 'cancelled', error })
+      for (const other of worker.inFlight.values()) {
+        other._state = QUEUED
+        other._worker = undefined
+        this.#queue.splice(this.#queueHead, 0, other)
+      }
+      worker.inFlight.clear()
+      worker.terminate()
+    }, this.#options.cancelGrace)
+    grace.unref()
+    return true
+  }
+
+  /** Subscribes to pool events (`progress`, `worker-exit`); returns an unsubscribe function. */
+  on<K extends PoolEvent['type']>(type: K, listener: Listener<PoolEvent, K>): () => void {
+    return this.#events.on(type, listener)
+  }
+
+  /** Removes a listener. */
+  off<K extends PoolEvent['type']>(type: K, listener: Listener<PoolEvent, K>): void {
+    this.#events.off(type, listener)
+  }
+
+  /** Counters: workers, busy, queued, completed, failed, crashed, cancelled, per worker. */
+  stats(): PoolStats {
+    let running = 0
+    for (const w of this.#workers) running += w.inFlight.size
+    return {
+      workers: this.#workers.length,
+      busy: this.#workers.filter((w) => w.inFlight.size > 0).length,
+      queued: this.queued,
+      running,
+      ...this.#counts,
+      perWorker: this.#workers.map((w) => ({
+        id: w.id,
+        completed: w.completed,
+        inFlight: w.inFlight.size,
+        pid: w.pid,
+      })),
+    }
+  }
+
+  #maybeDrained(): void {
+    if (this.#drained === undefined) return
+    if (this.queued > 0) return
+    for (const w of this.#workers) if (w.inFlight.size > 0) return
+    const done = this.#drained
+    this.#drained = undefined
+    done()
+  }
+
+  /** Finishes queued and running tasks, then stops the workers. Idempotent. */
+  close(): Promise<void> {
+    return (this.#closing ??= (async () => {
+      await new Promise<void>((resolve) => {
+        this.#drained = resolve
+        this.#maybeDrained()
+      })
+      await this.#stopWorkers()
+    })())
+  }
+
+  /** Stops now: queued and running tasks reject with ERR_CLOSED; workers are terminated. Idempotent. */
+  destroy(): Promise<void> {
+    if (this.#closed) return this.#closing ?? Promise.resolve()
+    const error = new TaskosError('ERR_CLOSED', 'the pool was destroyed')
+    this.#closing ??= Promise.resolve()
+    for (const task of [...this.#byId.values()]) this.#finish(task, { status: 'cancelled', error })
+    return (this.#closing = this.#stopWorkers())
+  }
+
+  async #stopWorkers(): Promise<void> {
+    this.#closed = true
+    const exits = this.#workers.map(
+      (w) =>
+        new Promise<void>((resolve) => {
+          if (!w.alive) return resolve()
+          if (w.thread !== undefined) w.thread.once('exit', () => resolve())
+          else w.child!.once('exit', () => resolve())
+          w.terminate()
+        }),
+    )
+    this.#workers = []
+    await Promise.all(exits)
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close()
+  }
+}
+
+function invalid(option: string, value: unknown, expected: string): TaskosError {
+  return new TaskosError(
+    'ERR_INVALID_OPTION',
+    `invalid option ${option}: ${describe(value)} (expected ${expected})`,
+  )
+}
+
+/** How a worker finds a function: module + name, or its source for a self-contained function. */
+function fnRef(fn: unknown): FnRef {
+  if (typeof fn !== 'function') {
+    throw new TaskosError(
+      'ERR_INVALID_ARGUMENT',
+      `invalid task function: ${describe(fn)} (expected a function made by defineTask, or a self-contained function)`,
+    )
+  }
+  if (isTaskFunction(fn)) return [fn.taskModule, fn.taskName]
+  const source = fn.toString()
+  if (/\[native code\]\s*\}$/.test(source)) {
+    throw new TaskosError(
+      'ERR_INVALID_ARGUMENT',
+      `${fn.name || 'this function'} is a native or bound function: it cannot be shipped to a worker`,
+    )
+  }
+  return ['', /^(async\s+)?(function\b|\(|[\w$]+\s*=>)/.test(source) ? source : `function ${source}`]
+}
+
+function cloneable(value: unknown, transfer: readonly TransferListItem[] | undefined): boolean {
+  try {
+    structuredClone(value, transfer === undefined ? undefined : { transfer: [...transfer] as never })
+    return true
+  } catch {
+    return false
+  }
+}
+
+function bindToCpu(pid: number, cpu: number): void {
+  void import('node:child_process').then(({ execFile }) => {
+    execFile('taskset', ['-p', '-c', String(cpu), String(pid)], () => undefined)
+  })
+}
