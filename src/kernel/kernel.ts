@@ -505,7 +505,10 @@ export class Kernel {
   /** @internal `t.sync`. */
   _sync(task: TaskCore<unknown>): Operation<void> {
     if (this._syncHook === undefined || task._x?.part === undefined) {
-      throw new TaskosError('ERR_INVALID_STATE', `${task.label}: t.sync() works only in a part of pool.partition`)
+      throw new TaskosError(
+        'ERR_INVALID_STATE',
+        `${task.label}: t.sync() works only in a part of pool.partition`,
+      )
     }
     return this._syncHook(task)
   }
@@ -582,6 +585,15 @@ class LocateOp extends Operation<Task | Addressable> {
 }
 
 let defaultKernelInstance: Kernel | undefined
+let defaultExecutor: (() => Executor) | undefined
+
+/**
+ * @internal Where `t.offload` runs when the kernel has no executor: the pool layer sets this to its
+ * lazily created default pool (layers import downwards only, so the kernel cannot name it).
+ */
+export function setDefaultExecutor(factory: (() => Executor) | undefined): void {
+  defaultExecutor = factory
+}
 
 /** The default kernel, created on first use (real clock, no executor). */
 export function defaultKernel(): Kernel {

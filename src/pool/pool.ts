@@ -40,6 +40,10 @@ import type {
 import { isTaskFunction } from './define-task.js'
 import type { FnRef, FromWorker, PartSpec, RunSpec, ToWorker } from './protocol.js'
 import { deserializeError, serializeError } from './serialize-error.js'
+import { partition } from './partition.js'
+import type { PartitionOptions } from './partition.js'
+import { map } from './map.js'
+import type { MapOptions } from './map.js'
 
 /** Options of `new Pool()`. */
 export interface PoolOptions {
@@ -342,6 +346,12 @@ class WorkerSlot {
 
 // ---- the pool ---------------------------------------------------------------------------------
 
+/** @internal what the pool needs of a partition group (partition.ts). */
+export interface PartGroupLike {
+  arrive(worker: { post(message: ToWorker): void }, id: number): void
+  ended(task: PoolTask<unknown>): void
+}
+
 /**
  * A pool of worker threads (or processes) running task functions: `run`, and (see the module)
  * `partition` and `map`. An {@link Executor}: `kernel.setExecutor(pool)`.
@@ -360,6 +370,11 @@ export class Pool implements Executor {
   #queueHead = 0
   /** Suspects of a crash, run one at a time. */
   #suspects: PoolTask<unknown>[] = []
+  /** Parts of partitioned calls: they run all at once (a t.sync() barrier needs every part). */
+  #parts: PoolTask<unknown>[] = []
+  /** @internal partition groups by id (partition.ts). */
+  readonly _groups = new Map<number, PartGroupLike>()
+  #nextGroup = 1
   #pumpScheduled = false
   #closing: Promise<void> | undefined = undefined
   #closed = false
@@ -426,6 +441,62 @@ export class Pool implements Executor {
     return task
   }
 
+  /**
+   * Eidolon's callProcessFunc: runs `fn` on `parts` slices of [0, valrange) at once; part i covers
+   * [floor(i·n/p), floor((i+1)·n/p)) and sees it as `t.part`; arrays at `partitionArgs` positions
+   * are sliced the same way (shared arrays as zero-copy views). Results in part order. One failing
+   * part rejects the call with that part's error and cancels the others. `t.sync()` in a part is
+   * a barrier across all parts of the call.
+   * @example
+   * const sums = await pool.partition(sumSlice, xs.length, [xs], { partitionArgs: [0] })
+   */
+  partition<A extends unknown[], X>(
+    fn: (t: TaskContext, ...args: A) => X,
+    valrange: number,
+    args: A,
+    options?: PartitionOptions,
+  ): Promise<BodyResult<X>[]> {
+    return partition(
+      this,
+      fn as unknown as (t: TaskContext, ...args: never[]) => unknown,
+      valrange,
+      args,
+      options,
+    ) as Promise<BodyResult<X>[]>
+  }
+
+  /**
+   * Eidolon's `@concurrent`: `fn` as a function of the value range that runs `partition`.
+   * @example
+   * const scan = pool.concurrent(sumSlice)
+   * await scan(1_000_000, xs)
+   */
+  concurrent<A extends unknown[], X>(
+    fn: (t: TaskContext, ...args: A) => X,
+    options?: PartitionOptions,
+  ): (valrange: number, ...args: A) => Promise<BodyResult<X>[]> {
+    return (valrange, ...args) => this.partition(fn, valrange, args, options)
+  }
+
+  /**
+   * Runs `fn(t, item)` for every item of an array, iterable or async iterable, as an async iterable
+   * of the results (input order unless `ordered: false`), with backpressure: the input is read only
+   * as far as `concurrency` items ahead of what was consumed.
+   * @example
+   * for await (const size of pool.map(fileSize, paths)) total += size
+   */
+  map<T, X>(
+    fn: (t: TaskContext, item: T) => X,
+    items: Iterable<T> | AsyncIterable<T>,
+    options?: MapOptions,
+  ): AsyncGenerator<BodyResult<X>, void, undefined> {
+    return map(this, fn as (t: TaskContext, item: never) => unknown, items, options) as AsyncGenerator<
+      BodyResult<X>,
+      void,
+      undefined
+    >
+  }
+
   /** @internal creates and queues a task. */
   _submit(
     fn: (t: TaskContext, ...args: never[]) => unknown,
@@ -477,14 +548,20 @@ export class Pool implements Executor {
         ms,
       )
     }
-    this.#queue.push(task)
+    if (part !== undefined) this.#parts.push(task)
+    else this.#queue.push(task)
     this.#schedulePump()
     return task
   }
 
+  /** @internal a new partition group id. */
+  _newGroup(): number {
+    return this.#nextGroup++
+  }
+
   /** Tasks waiting for a worker. */
   get queued(): number {
-    return this.#queue.length - this.#queueHead + this.#suspects.length
+    return this.#queue.length - this.#queueHead + this.#suspects.length + this.#parts.length
   }
 
   #schedulePump(): void {
@@ -510,12 +587,30 @@ export class Pool implements Executor {
       idle.solo = true
       this.#send(idle, [task])
     }
+    // make sure enough workers exist (idleTimeout pools start them on demand)
+    if (this.queued > 0) while (this.#workers.length < this.#size) this.#spawnWorker().ref(true)
+    // parts of partitioned calls: all at once, spread evenly, once every worker is up
+    if (this.#parts.length > 0) {
+      const live = this.#workers.filter((w) => w.alive && !w.retiring)
+      if (live.length > 0 && live.every((w) => w.ready)) {
+        const byWorker = new Map<WorkerSlot, PoolTask<unknown>[]>()
+        for (const task of this.#parts) {
+          if (task._state !== QUEUED) continue
+          let best = live[0]!
+          for (const w of live) {
+            const load = w.inFlight.size + (byWorker.get(w)?.length ?? 0)
+            if (load < best.inFlight.size + (byWorker.get(best)?.length ?? 0)) best = w
+          }
+          let list = byWorker.get(best)
+          if (list === undefined) byWorker.set(best, (list = []))
+          list.push(task)
+        }
+        this.#parts = []
+        for (const [w, batch] of byWorker) this.#send(w, batch)
+      }
+    }
     let pending = this.#queue.length - this.#queueHead
     if (pending === 0) return this.#maybeDrained()
-    // make sure enough workers exist (idleTimeout pools start them on demand)
-    while (this.#workers.length < this.#size) {
-      this.#spawnWorker().ref(true)
-    }
     const workers = this.#workers.filter((w) => w.limit > w.inFlight.size)
     if (workers.length === 0) return
     // share the queue fairly among the workers with room
@@ -663,11 +758,16 @@ export class Pool implements Executor {
     this._onTaskEnded(task)
   }
 
-  /** @internal hook for partition groups. */
-  _onTaskEnded(_task: PoolTask<unknown>): void {}
+  /** @internal a task ended: its partition group hears of it. */
+  _onTaskEnded(task: PoolTask<unknown>): void {
+    const part = task._part
+    if (part !== undefined) this._groups.get(part[4])?.ended(task)
+  }
 
-  /** @internal hook for partition barriers. */
-  _onSync(_worker: WorkerSlot, _id: number, _group: number): void {}
+  /** @internal a part reached t.sync(). */
+  _onSync(worker: WorkerSlot, id: number, group: number): void {
+    this._groups.get(group)?.arrive(worker, id)
+  }
 
   /** @internal */
   _onError(worker: WorkerSlot, error: Error): void {
