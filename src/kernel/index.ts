@@ -13,7 +13,7 @@
  * - Every timeout goes through the kernel's clock.
  * @module
  */
-export { Kernel, defaultKernel, setDefaultExecutor } from './kernel.js'
+export { Kernel, defaultKernel } from './kernel.js'
 export type {
   Executor,
   ExecutorRunOptions,

@@ -413,7 +413,7 @@ export class Kernel {
     args: unknown[],
     timeout: number | undefined,
   ): Operation<R> {
-    const executor = this.#executor
+    const executor = this.#executor ?? defaultExecutor?.()
     if (executor === undefined) {
       throw new TaskosError(
         'ERR_NO_EXECUTOR',

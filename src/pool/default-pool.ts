@@ -4,7 +4,7 @@
  * work, so an idle default pool never keeps a program alive.
  * @module
  */
-import { setDefaultExecutor } from '../kernel/index.js'
+import { setDefaultExecutor } from '../kernel/kernel.js'
 import { Pool } from './pool.js'
 
 let instance: Pool | undefined

@@ -51,8 +51,8 @@ export async function* map(
   const ordered = options.ordered ?? true
   const isAsync = Symbol.asyncIterator in items
   const it = isAsync
-    ? (items as AsyncIterable<unknown>)[Symbol.asyncIterator]()
-    : (items as Iterable<unknown>)[Symbol.iterator]()
+    ? (items)[Symbol.asyncIterator]()
+    : (items)[Symbol.iterator]()
   const runOptions: RunOptions = {
     ...(options.signal ? { signal: options.signal } : {}),
     ...(options.timeout !== undefined ? { timeout: options.timeout } : {}),

@@ -140,7 +140,7 @@ export async function partition(
   try {
     for (let i = 0; i < parts; i++) {
       const [start, end] = partBounds(valrange, parts, i)
-      const partArgs = args.map((a, k) => (sliced.includes(k) ? sliceArg(a, start, end, k) : a))
+      const partArgs = args.map((a: unknown, k) => (sliced.includes(k) ? sliceArg(a, start, end, k) : a))
       const spec: PartSpec = [i, start, end, parts, group.id]
       group.tasks.push(
         pool._submit(

@@ -490,7 +490,7 @@ export class Pool implements Executor {
     items: Iterable<T> | AsyncIterable<T>,
     options?: MapOptions,
   ): AsyncGenerator<BodyResult<X>, void, undefined> {
-    return map(this, fn as (t: TaskContext, item: never) => unknown, items, options) as AsyncGenerator<
+    return map(this, fn, items, options) as AsyncGenerator<
       BodyResult<X>,
       void,
       undefined
