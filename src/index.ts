@@ -3,15 +3,16 @@
  *
  * A task function `(t, ...args) => result` runs anywhere with one typed API: as a light task in
  * this thread (the kernel: generator or async bodies with mailboxes, structured concurrency,
- * cancellation, supervision, names and dispatch), and, as the roadmap lands, on a pool of worker
- * threads or processes, in batch runs, and on a NATS cluster. Only the executor changes.
+ * cancellation, supervision, names and dispatch), on a pool of worker threads or processes (the
+ * pool: run, partition, map, shared memory, progress, crash recovery), and, as the roadmap lands,
+ * in batch runs and on a NATS cluster. Only the executor changes.
  *
  * This root module re-exports the public surface of every layer that exists today: the kernel
- * (`taskos/kernel` is the same surface on its own). Test helpers (`VirtualClock`, `Latch`) live
- * in `taskos/testing`.
+ * and the pool (`taskos/kernel` and `taskos/pool` are the same surfaces on their own). Test
+ * helpers (`VirtualClock`, `Latch`) live in `taskos/testing`.
  *
- * Invariants: importing taskos starts nothing (no timers, no threads, no I/O); the one piece of
- * global state is the lazily created default kernel (`defaultKernel()`).
+ * Invariants: importing taskos starts nothing (no timers, no threads, no I/O); the global state is
+ * the lazily created default kernel (`defaultKernel()`) and default pool (`defaultPool()`).
  * @example
  * import { Kernel } from 'taskos'
  * const k = new Kernel()
@@ -21,3 +22,4 @@
  * @module
  */
 export * from './kernel/index.js'
+export * from './pool/index.js'

@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { test } from 'node:test'
 import * as root from '../src/index.js'
 import * as kernel from '../src/kernel/index.js'
+import * as pool from '../src/pool/index.js'
 import * as testing from '../src/testing/index.js'
 
 const ROOT_EXPORTS = [
@@ -31,6 +32,14 @@ const ROOT_EXPORTS = [
   'TaskosError',
   'TimeoutError',
   'WorkerCrashedError',
+  // pool
+  'Pool',
+  'PoolTask',
+  'defaultPool',
+  'defineTask',
+  'isTaskFunction',
+  'partBounds',
+  'shared',
 ]
 
 const TESTING_EXPORTS = ['Latch', 'VirtualClock']
@@ -43,9 +52,9 @@ test('exports: the root module exports exactly the expected runtime names', () =
   assert.deepEqual(names(root), [...ROOT_EXPORTS].sort())
 })
 
-test('exports: the root module re-exports the kernel surface unchanged', () => {
-  assert.deepEqual(names(root), names(kernel))
-  for (const [name, value] of Object.entries(kernel)) {
+test('exports: the root module re-exports the kernel and pool surfaces unchanged', () => {
+  assert.deepEqual(names(root), [...names(kernel), ...names(pool)].sort())
+  for (const [name, value] of [...Object.entries(kernel), ...Object.entries(pool)]) {
     assert.equal((root as Record<string, unknown>)[name], value, `root.${name} is kernel.${name}`)
   }
 })

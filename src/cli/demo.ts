@@ -1,7 +1,10 @@
 /**
- * `taskos demo`: a few-second tour of the kernel on the embedded default (an in-process kernel, no
- * server, no workers). Every number it prints is measured in this run; every result is checked.
+ * `taskos demo`: a few-second tour on the embedded default (an in-process kernel and a local pool
+ * of worker threads; no server). Every number it prints is measured in this run; every result is
+ * checked.
  *
+ * 0. The pool: counting primes with one task function, first in-process, then partitioned across
+ *    every core with live progress, and the measured speed-up.
  * 1. 100,000 light generator tasks parked in `receive`: spawn rate and heap bytes per task.
  * 2. A message to every one of them, and a join of all.
  * 3. Ping-pong between two tasks: round trips per second (generator and async bodies).
@@ -14,8 +17,11 @@
 import { Command, InvalidArgumentError } from 'commander'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
+import { availableParallelism } from 'node:os'
 import { Kernel, TaskosError } from '../kernel/index.js'
 import type { Job, KernelTask, Task, TaskContext } from '../kernel/index.js'
+import { Pool } from '../pool/index.js'
+import { countPrimes } from './demo-tasks.js'
 import { packageVersion } from './version.js'
 
 /** Options of {@link runDemo}. */
@@ -43,9 +49,13 @@ export interface DemoReport {
   dispatchResults: number[]
   /** Starts of the flaky supervised task (fails twice, then succeeds: 3). */
   flakyStarts: number
+  /** Primes counted, in-process and on the pool (the same number). */
+  primes: number
+  /** In-process time ÷ pool time for the prime count. */
+  speedUp: number
 }
 
-const DEFAULTS = Object.freeze({ scale: 1, tasks: 100_000, roundTrips: 300_000 })
+const DEFAULTS = Object.freeze({ scale: 1, tasks: 100_000, roundTrips: 300_000, primesBelow: 3_000_000 })
 
 /**
  * Runs the demo on a fresh kernel and closes it. Takes a few seconds at scale 1.
@@ -56,7 +66,7 @@ const DEFAULTS = Object.freeze({ scale: 1, tasks: 100_000, roundTrips: 300_000 }
  * await runDemo({ scale: 0.01, out: (line) => lines.push(line) })
  */
 export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
-  const say = options.out ?? ((line: string) => console.log(line))
+  const say = options.out ?? defaultSay
   const scale = options.scale ?? DEFAULTS.scale
   if (typeof scale !== 'number' || !Number.isFinite(scale) || !(scale > 0)) {
     throw new TaskosError(
@@ -68,9 +78,10 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
   const roundTrips = Math.max(100, Math.round(DEFAULTS.roundTrips * scale))
 
   say(
-    `taskos ${packageVersion()} demo: one in-process kernel (no server, no workers), ` +
-      `Node ${process.version} ${process.platform}/${process.arch}`,
+    `taskos ${packageVersion()} demo: an in-process kernel and a local pool of worker threads ` +
+      `(no server), Node ${process.version} ${process.platform}/${process.arch}`,
   )
+  const { primes, speedUp } = await poolPart(say, Math.max(10_000, Math.round(DEFAULTS.primesBelow * scale)))
   const k = new Kernel()
   try {
     const light = await lightTasks(k, say, tasks)
@@ -85,11 +96,72 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
         `${fmt(s.tasks.failed)} failed, ${fmt(s.tasks.cancelled)} cancelled, ${fmt(s.messages)} messages, ` +
         `${s.tasks.running} still running`,
     )
-    return { ...light, roundTripsPerSecond, dispatchResults, flakyStarts }
+    return { ...light, roundTripsPerSecond, dispatchResults, flakyStarts, primes, speedUp }
   } finally {
     await k.close()
   }
 }
+
+// ---- 0: the pool -----------------------------------------------------------------------------------
+
+async function poolPart(
+  say: (line: string) => void,
+  limit: number,
+): Promise<{ primes: number; speedUp: number }> {
+  const cores = availableParallelism()
+  say('')
+  say(`0. the pool: primes below ${fmt(limit)}, one task function run two ways`)
+  const k = new Kernel()
+  let t0 = performance.now()
+  const alone = await k.spawn(countPrimes, [limit]).join()
+  const aloneMs = performance.now() - t0
+  await k.close()
+  say(`   in this thread, as a kernel task:       ${fmt(alone)} primes in ${ms(aloneMs)}`)
+  const pool = new Pool({ workers: cores })
+  try {
+    await pool.run(countPrimes, [10]) // workers up and the module loaded: time the work, not the start
+    const parts = cores * 4
+    const done = new Map<number, number>()
+    let shown = 0
+    const tty = process.stdout.isTTY && say === defaultSay
+    pool.on('progress', ({ task, done: d }) => {
+      done.set(task.id, d)
+      let sum = 0
+      for (const v of done.values()) sum += v
+      const pct = Math.floor((sum / limit) * 100)
+      if (tty) process.stdout.write(`\r   progress: ${bar(pct)} ${pct}%`)
+      else if (pct >= shown + 25 && pct < 100) {
+        shown = pct - (pct % 25)
+        say(`   progress: ${shown}% (${fmt(sum)} of ${fmt(limit)} numbers checked)`)
+      }
+    })
+    t0 = performance.now()
+    const counts = await pool.partition(countPrimes, limit, [limit], { parts })
+    const poolMs = performance.now() - t0
+    if (tty) process.stdout.write('\r' + ' '.repeat(60) + '\r')
+    const total = counts.reduce((a, b) => a + b, 0)
+    if (total !== alone)
+      throw new Error(`demo check failed: the pool counted ${total} primes, the kernel ${alone}`)
+    const speedUp = aloneMs / poolMs
+    say(
+      `   on ${cores} worker threads, ${parts} parts:       ${fmt(total)} primes in ${ms(poolMs)} (same count: checked)`,
+    )
+    say(
+      `   speed-up: ${speedUp.toFixed(2)}× on ${cores} cores (${Math.round((speedUp / cores) * 100)}% parallel efficiency)`,
+    )
+    return { primes: total, speedUp }
+  } finally {
+    await pool.close()
+  }
+}
+
+function bar(pct: number): string {
+  const width = 30
+  const full = Math.round((pct / 100) * width)
+  return '[' + '#'.repeat(full) + '.'.repeat(width - full) + ']'
+}
+
+const defaultSay = (line: string): void => console.log(line)
 
 // ---- 1 + 2: many light tasks ---------------------------------------------------------------------
 
