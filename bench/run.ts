@@ -18,7 +18,7 @@ import { cpus, totalmem } from 'node:os'
 import { basename, dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import type { Benchmark, CaseResult } from './lib/harness.js'
-import { RESULT_MARK, repetitions, runCase } from './lib/harness.js'
+import { RESULT_MARK, caseRepetitions, runCase } from './lib/harness.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const MODULE_NAME = /^[a-z][a-z0-9]*(-[a-z0-9-]+)?\.ts$/
@@ -140,7 +140,7 @@ async function main(): Promise<void> {
     const t0 = performance.now()
     for (const c of cases) {
       const n = args.quick ? c.quickN : c.n
-      const reps = repetitions(c.kind, args.quick)
+      const reps = caseRepetitions(c, args.quick)
       const started = performance.now()
       process.stderr.write(`  ${bench.name} ${c.id} (n=${n}, ${reps}x) … `)
       try {

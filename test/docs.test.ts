@@ -1,5 +1,6 @@
 // Runs every ```ts snippet of README.md and docs/*.md as an ES module (.mts, importing taskos from
-// src/): the snippets are complete programs, and this keeps them working.
+// src/): the snippets are complete programs, and this keeps them working. A snippet may import the
+// example task modules as `from '../examples/…'` (the path from docs/, where the guides live).
 import assert from 'node:assert/strict'
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { availableParallelism, tmpdir } from 'node:os'
@@ -13,6 +14,7 @@ const dir = mkdtempSync(join(tmpdir(), 'taskos-docs-'))
 after(() => rmSync(dir, { recursive: true, force: true }))
 
 const src = (path: string): string => pathToFileURL(join(ROOT, 'src', path)).href
+const examples = pathToFileURL(join(ROOT, 'examples')).href
 
 describe('docs', { concurrency: availableParallelism() }, () => {
   const files = readdirSync(docs)
@@ -30,7 +32,8 @@ describe('docs', { concurrency: availableParallelism() }, () => {
           path,
           code
             .replaceAll("from 'taskos/testing'", `from '${src('testing/index.ts')}'`)
-            .replaceAll("from 'taskos'", `from '${src('index.ts')}'`),
+            .replaceAll("from 'taskos'", `from '${src('index.ts')}'`)
+            .replaceAll("from '../examples/", `from '${examples}/`),
         )
         const r = await runTsx(path)
         assert.equal(r.code, 0, `exit code ${r.code}\n${r.stderr}`)

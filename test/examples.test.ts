@@ -21,6 +21,25 @@ const EXPECTED: Record<string, RegExp[]> = {
     /cy read: first edition, second edition/,
     /peak concurrency 2, total 50, barrier cycles 1/,
   ],
+  '07-pool.ts': [
+    /square\(7\) on a worker: 49/,
+    /self-contained a \+ b: 5/,
+    /map: primes below 30: 2, 3, 5, 7, 11, 13, 17, 19, 23, 29/,
+    /error came back: QuotaError: quota exceeded for eve \(code EQUOTA, cause: disk 3 is full\)/,
+    /crash isolated: \[0, 1, crashed \(exit code 7\), 9, 16\]/,
+    /timeout: pool task #\d+ \(spin\) timed out after 100 ms/,
+    /the pool carries on: square\(9\) = 81/,
+    /dispatch on the pool: \[1, 4, 9, 16\]; offload: 145/,
+    /stats: \d+ done, 1 failed, 1 crashed, 1 cancelled/,
+  ],
+  '08-partition.ts': [
+    /10 values over 3 parts: \[0,1,2\] \[3,4,5\] \[6,7,8,9\]/,
+    /50 values over 4 parts: \[0,12\) \[12,25\) \[25,37\) \[37,50\)/,
+    /primes below 3,000,000: 216,816 in this thread .*, 216,816 on \d+ workers .*: same count/,
+    /speed-up: [\d.]+x on \d+ cores/,
+    /prefix sums with t\.sync\(\): 1, 2, 3, 4, 5, 6, 7, 8, 9, 10/,
+    /a part failed: RangeError: no data for \[25, 50\)/,
+  ],
 }
 
 describe('examples', { concurrency: availableParallelism() }, () => {

@@ -23,6 +23,8 @@ export interface BenchCase {
   readonly n: number
   /** The same for `--quick`. */
   readonly quickN: number
+  /** Measured repetitions of a full run, when not the kind's default (`--quick` runs 1). */
+  readonly reps?: number
   run(n: number, probe: Probe): Promise<void>
 }
 
@@ -52,6 +54,8 @@ export interface CaseResult {
   readonly cpuMs: number[]
   /** Heap bytes retained (after forced GC) per task, memory cases only. */
   readonly bytesPerTask: number[]
+  /** Figures a case noted with `probe.note(key, value)`, one per repetition that noted it. */
+  readonly notes?: Record<string, number[]>
 }
 
 /** Brackets the measured part of a case. */
@@ -62,6 +66,8 @@ export interface Probe {
   stop(): void
   /** Forces a full GC and records the heap growth since `start()` (memory cases). */
   heapDelta(): number
+  /** Records a figure of this repetition under `key` (e.g. a latency percentile). */
+  note(key: string, value: number): void
 }
 
 type GcFn = () => void
@@ -95,6 +101,7 @@ class Measure implements Probe {
   wall = Number.NaN
   cpu = Number.NaN
   heap = Number.NaN
+  readonly notes = new Map<string, number>()
   #base = 0
   #t0 = 0
   #c0 = 0
@@ -113,6 +120,9 @@ class Measure implements Probe {
     this.heap = usedHeap() - this.#base
     return this.heap
   }
+  note(key: string, value: number): void {
+    this.notes.set(key, value)
+  }
 }
 
 /**
@@ -127,6 +137,11 @@ export function nextTurn(): Promise<void> {
 export function repetitions(kind: CaseKind, quick: boolean): number {
   if (kind === 'memory') return quick ? 1 : 3
   return quick ? 1 : 5
+}
+
+/** Repetitions of a case: its own count for a full run if it sets one, else its kind's. */
+export function caseRepetitions(c: BenchCase, quick: boolean): number {
+  return quick || c.reps === undefined ? repetitions(c.kind, quick) : c.reps
 }
 
 /**
@@ -146,7 +161,7 @@ async function settle(): Promise<void> {
  * @throws when the case never called `probe.start()`/`stop()`, or a memory case never measured.
  */
 export async function runCase(c: BenchCase, n: number, reps: number): Promise<CaseResult> {
-  const result: CaseResult = { id: c.id, kind: c.kind, n, wallMs: [], cpuMs: [], bytesPerTask: [] }
+  const result: CaseResult = { id: c.id, kind: c.kind, n, wallMs: [], cpuMs: [], bytesPerTask: [], notes: {} }
   await settle()
   if (c.kind === 'rate' && reps > 1) {
     await c.run(Math.max(1, Math.ceil(n / 10)), new Measure())
@@ -161,6 +176,7 @@ export async function runCase(c: BenchCase, n: number, reps: number): Promise<Ca
     result.wallMs.push(m.wall)
     result.cpuMs.push(m.cpu)
     if (c.kind === 'memory') result.bytesPerTask.push(m.heap / n)
+    for (const [key, value] of m.notes) (result.notes![key] ??= []).push(value)
   }
   return result
 }

@@ -50,9 +50,7 @@ export async function* map(
     )
   const ordered = options.ordered ?? true
   const isAsync = Symbol.asyncIterator in items
-  const it = isAsync
-    ? (items)[Symbol.asyncIterator]()
-    : (items)[Symbol.iterator]()
+  const it = isAsync ? items[Symbol.asyncIterator]() : items[Symbol.iterator]()
   const runOptions: RunOptions = {
     ...(options.signal ? { signal: options.signal } : {}),
     ...(options.timeout !== undefined ? { timeout: options.timeout } : {}),
@@ -83,12 +81,15 @@ export async function* map(
         task = window.splice(i, 1)[0]!
       }
       const value = await task
-      await fill()
       yield value
+      // read on only once the consumer took the value: never more than `concurrency` items ahead
+      await fill()
     }
   } finally {
-    for (const task of window)
+    for (const task of window) {
       task.cancel(new TaskosError('ERR_CANCELLED', 'pool.map stopped before this item was consumed'))
+      void task.then(undefined, () => undefined) // nobody awaits it any more: its rejection is expected
+    }
     if (!exhausted) await (it as AsyncIterator<unknown>).return?.()
   }
 }

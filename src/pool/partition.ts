@@ -142,8 +142,9 @@ export async function partition(
       const [start, end] = partBounds(valrange, parts, i)
       const partArgs = args.map((a: unknown, k) => (sliced.includes(k) ? sliceArg(a, start, end, k) : a))
       const spec: PartSpec = [i, start, end, parts, group.id]
-      group.tasks.push(
-        pool._submit(
+      let task: PoolTask<unknown>
+      try {
+        task = pool._submit(
           fn,
           partArgs,
           {
@@ -151,8 +152,16 @@ export async function partition(
             ...(options.timeout !== undefined ? { timeout: options.timeout } : {}),
           },
           spec,
-        ),
-      )
+        )
+      } catch (error) {
+        // this part cannot be queued (queue full, bad option): the call fails whole
+        for (const t of group.tasks) {
+          t.cancel(error)
+          void t.then(undefined, () => undefined)
+        }
+        throw error
+      }
+      group.tasks.push(task)
     }
     // every part ends (the first failure cancels the others); then the root cause, not the
     // siblings it brought down

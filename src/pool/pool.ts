@@ -27,6 +27,7 @@ import {
   WorkerCrashedError,
 } from '../kernel/index.js'
 import { describe } from '../kernel/errors.js'
+import { checkTimeout } from '../kernel/operation.js'
 import type {
   BodyResult,
   Executor,
@@ -140,7 +141,8 @@ export class PoolTask<R = unknown> implements Task<R>, PromiseLike<R> {
   /** @internal */ _unlisten: (() => void) | undefined = undefined
   readonly #pool: Pool
   readonly #promise: Promise<R>
-  #resolve!: (value: R) => void
+  // typed without R: a PoolTask<number> is then also a PoolTask<unknown> (R stays covariant)
+  #resolve!: (value: unknown) => void
   #reject!: (error: unknown) => void
 
   /** @internal */
@@ -159,7 +161,7 @@ export class PoolTask<R = unknown> implements Task<R>, PromiseLike<R> {
     this._args = args
     this._transfer = transfer
     this.#promise = new Promise<R>((resolve, reject) => {
-      this.#resolve = resolve
+      this.#resolve = resolve as (value: unknown) => void
       this.#reject = reject
     })
   }
@@ -239,7 +241,7 @@ export class PoolTask<R = unknown> implements Task<R>, PromiseLike<R> {
    * @returns false if the task had already ended.
    */
   cancel(reason?: unknown): boolean {
-    return this.#pool._cancel(this as PoolTask<unknown>, reason)
+    return this.#pool._cancel(this, reason)
   }
 }
 
@@ -368,6 +370,8 @@ export class Pool implements Executor {
   #nextTask = 1
   #queue: PoolTask<unknown>[] = []
   #queueHead = 0
+  /** Tasks waiting for a worker (the lists below may still hold tasks that ended while waiting). */
+  #waiting = 0
   /** Suspects of a crash, run one at a time. */
   #suspects: PoolTask<unknown>[] = []
   /** Parts of partitioned calls: they run all at once (a t.sync() barrier needs every part). */
@@ -490,11 +494,7 @@ export class Pool implements Executor {
     items: Iterable<T> | AsyncIterable<T>,
     options?: MapOptions,
   ): AsyncGenerator<BodyResult<X>, void, undefined> {
-    return map(this, fn, items, options) as AsyncGenerator<
-      BodyResult<X>,
-      void,
-      undefined
-    >
+    return map(this, fn, items, options) as AsyncGenerator<BodyResult<X>, void, undefined>
   }
 
   /** @internal creates and queues a task. */
@@ -511,6 +511,12 @@ export class Pool implements Executor {
         `invalid args: ${describe(args)} (expected an array of arguments)`,
       )
     const ref = fnRef(fn)
+    if (options === null || typeof options !== 'object') throw invalid('options', options, 'an object')
+    const timeout = checkTimeout(options.timeout)
+    if (options.signal !== undefined && !(options.signal instanceof AbortSignal))
+      throw invalid('signal', options.signal, 'an AbortSignal')
+    if (options.transfer !== undefined && !Array.isArray(options.transfer))
+      throw invalid('transfer', options.transfer, 'an array of ArrayBuffers or MessagePorts')
     if (this.queued >= this.#options.maxQueue) {
       throw new TaskosError('ERR_QUEUE_FULL', `the pool queue is full (maxQueue ${this.#options.maxQueue})`)
     }
@@ -524,6 +530,7 @@ export class Pool implements Executor {
     )
     task._part = part
     this.#byId.set(task.id, task)
+    this.#waiting++
     const signal = options.signal
     if (signal !== undefined) {
       if (signal.aborted) {
@@ -534,8 +541,9 @@ export class Pool implements Executor {
       signal.addEventListener('abort', onAbort, { once: true })
       task._unlisten = () => signal.removeEventListener('abort', onAbort)
     }
-    if (options.timeout !== undefined) {
-      const ms = options.timeout
+    // beyond setTimeout's range (~24.8 days) Node would fire at once: no timer then
+    if (timeout !== undefined && timeout <= 0x7fffffff) {
+      const ms = timeout
       task._timer = setTimeout(
         () =>
           this._cancel(
@@ -561,7 +569,7 @@ export class Pool implements Executor {
 
   /** Tasks waiting for a worker. */
   get queued(): number {
-    return this.#queue.length - this.#queueHead + this.#suspects.length + this.#parts.length
+    return this.#waiting
   }
 
   #schedulePump(): void {
@@ -637,10 +645,28 @@ export class Pool implements Executor {
   }
 
   #send(worker: WorkerSlot, batch: PoolTask<unknown>[]): void {
+    if (worker.child !== undefined) {
+      // a process cannot see this process's memory: a shared array would arrive as a copy, and
+      // the task's writes would be lost without a word
+      batch = batch.filter((task) => {
+        const bad = task._args.findIndex(isSharedMemory)
+        if (bad < 0) return true
+        this.#finish(task, {
+          status: 'failed',
+          error: new TaskosError(
+            'ERR_SERIALIZATION',
+            `pool task #${task.id} (${task.name ?? 'anonymous'}): argument ${bad} (${describe(task._args[bad])}) is shared memory, which a worker process cannot share (use isolation 'thread', or a plain typed array, which is copied)`,
+          ),
+        })
+        return false
+      })
+      if (batch.length === 0) return
+    }
     const specs: RunSpec[] = []
     let transfer: TransferListItem[] | undefined
     for (const task of batch) {
       task._state = RUNNING
+      this.#waiting--
       task._worker = worker
       worker.inFlight.set(task.id, task)
       specs.push([task.id, task._fn, task._args, task._part])
@@ -658,6 +684,7 @@ export class Pool implements Executor {
       for (const task of batch) {
         worker.inFlight.delete(task.id)
         task._state = QUEUED
+        this.#waiting++
         task._worker = undefined
       }
       for (const task of batch) {
@@ -693,6 +720,7 @@ export class Pool implements Executor {
         worker.ready = true
         worker.ref(false)
         this.#pump()
+        this.#armIdle(worker) // a worker started on demand may find nothing left to do
         break
       case 'done': {
         let ms = 0
@@ -737,21 +765,30 @@ export class Pool implements Executor {
       if (worker.retiring) {
         this.#removeWorker(worker)
         worker.terminate()
-      } else if (this.#options.idleTimeout !== undefined && this.queued === 0) {
-        worker.idleTimer = setTimeout(() => {
-          if (worker.inFlight.size === 0 && this.queued === 0) {
-            this.#removeWorker(worker)
-            worker.terminate()
-          }
-        }, this.#options.idleTimeout)
-        worker.idleTimer.unref()
-      }
+      } else this.#armIdle(worker)
     }
     this.#pump()
   }
 
+  /** With `idleTimeout`: stops a worker that stays idle that long. */
+  #armIdle(worker: WorkerSlot): void {
+    const ms = this.#options.idleTimeout
+    if (ms === undefined || worker.idleTimer !== undefined || !worker.alive) return
+    if (worker.inFlight.size > 0 || this.queued > 0) return
+    worker.idleTimer = setTimeout(() => {
+      worker.idleTimer = undefined
+      if (worker.inFlight.size === 0 && this.queued === 0) {
+        this.#removeWorker(worker)
+        worker.terminate()
+      }
+    }, ms)
+    worker.idleTimer.unref()
+  }
+
   #finish(task: PoolTask<unknown>, outcome: Outcome<unknown>): void {
+    const wasWaiting = task._state === QUEUED
     if (!task._settle(outcome)) return
+    if (wasWaiting) this.#waiting--
     this.#byId.delete(task.id)
     if (outcome.status === 'done') this.#counts.completed++
     else this.#counts[outcome.status]++
@@ -801,6 +838,7 @@ export class Pool implements Executor {
         this.#finish(task, { status: 'crashed', error })
       } else {
         task._state = QUEUED
+        this.#waiting++
         task._worker = undefined
         this.#suspects.push(task)
       }
@@ -856,6 +894,7 @@ export class Pool implements Executor {
       this.#finish(task, { status: 'cancelled', error })
       for (const other of worker.inFlight.values()) {
         other._state = QUEUED
+        this.#waiting++
         other._worker = undefined
         this.#queue.splice(this.#queueHead, 0, other)
       }
@@ -930,6 +969,7 @@ export class Pool implements Executor {
       (w) =>
         new Promise<void>((resolve) => {
           if (!w.alive) return resolve()
+          w.ref(true) // an idle worker is unref'd: its exit must still be awaited
           if (w.thread !== undefined) w.thread.once('exit', () => resolve())
           else w.child!.once('exit', () => resolve())
           w.terminate()
@@ -967,7 +1007,22 @@ function fnRef(fn: unknown): FnRef {
       `${fn.name || 'this function'} is a native or bound function: it cannot be shipped to a worker`,
     )
   }
-  return ['', /^(async\s+)?(function\b|\(|[\w$]+\s*=>)/.test(source) ? source : `function ${source}`]
+  return ['', shippable(source)]
+}
+
+/** Source that evaluates to the function: functions and arrows as they are, methods made functions. */
+function shippable(source: string): string {
+  if (/^(async\s*)?(function\b|\(|[\w$]+\s*=>)/.test(source)) return source
+  const async = /^async\s+(?=[*\w$])/.exec(source)
+  if (async !== null) return `async function ${source.slice(async[0].length)}` // async method
+  return `function ${source}` // method (or generator method) shorthand
+}
+
+function isSharedMemory(value: unknown): boolean {
+  return (
+    value instanceof SharedArrayBuffer ||
+    (ArrayBuffer.isView(value) && value.buffer instanceof SharedArrayBuffer)
+  )
 }
 
 function cloneable(value: unknown, transfer: readonly TransferListItem[] | undefined): boolean {

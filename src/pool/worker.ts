@@ -4,7 +4,7 @@
  * spawn, signal) plus `progress`, `part` and `sync`. Results are sent back in batches.
  * @module
  */
-import { parentPort } from 'node:worker_threads'
+import { Worker, parentPort } from 'node:worker_threads'
 import { Kernel, Operation, TaskosError } from '../kernel/index.js'
 import type { KernelTask, TaskContext } from '../kernel/index.js'
 import { TaskCore } from '../kernel/task.js'
@@ -19,7 +19,8 @@ const post: (message: FromWorker) => void =
   parentPort !== null
     ? (message) => parentPort!.postMessage(message)
     : (message) => {
-        process.send!(message)
+        // once the pool's process is gone there is no one to tell ('disconnect' ends this process)
+        if (process.connected) process.send!(message)
       }
 
 const kernel = new Kernel()
@@ -71,9 +72,24 @@ const onEnded = {
     ids.delete(task)
     tasks.delete(id)
     const outcome = task.outcome!
+    const fromSource = shipped.delete(id)
     if (outcome.status === 'done') report(id, 1, outcome.value)
-    else report(id, 0, serializeError(outcome.error))
+    else report(id, 0, serializeError(fromSource ? freeVariable(outcome.error) : outcome.error))
   },
+}
+
+/** Ids of running tasks whose function was shipped as source. */
+const shipped = new Set<number>()
+
+/** A function shipped as source that reads a variable from around it: say so, naming the variable. */
+function freeVariable(error: unknown): unknown {
+  const name = error instanceof ReferenceError ? /^(\S+) is not defined$/.exec(error.message)?.[1] : undefined
+  if (name === undefined) return error
+  return new TaskosError(
+    'ERR_INVALID_ARGUMENT',
+    `the function shipped to the worker uses '${name}', which is not defined there: a plain function given to a pool must be self-contained (no variables from around it; pass values as arguments, or use defineTask)`,
+    { cause: error },
+  )
 }
 
 // ---- finding functions ------------------------------------------------------------------------
@@ -138,18 +154,18 @@ function resolve(ref: FnRef): Body | Promise<Body> {
         return byName
       },
       (error: unknown) => {
-        modules.delete(module)
-        throw new TaskosError(
-          'ERR_INVALID_ARGUMENT',
-          `cannot load task module ${module}: ${(error as Error).message}`,
-          {
-            cause: error,
-          },
-        )
+        modules.delete(module) // a later task tries again
+        throw error
       },
     )
   modules.set(module, loading)
-  return loading.then(pick)
+  return loading.then(pick, (error: unknown) => {
+    throw new TaskosError(
+      'ERR_INVALID_ARGUMENT',
+      `cannot load task module ${module} (for task function '${name}'): ${error instanceof Error ? error.message : String(error)}`,
+      { cause: error },
+    )
+  })
 }
 
 // ---- running ----------------------------------------------------------------------------------
@@ -166,7 +182,7 @@ function start(spec: RunSpec, fn: Body): void {
     pendingId = id
     task = kernel.spawn(fn, args as unknown[])
   } catch (error) {
-    report(id, 0, serializeError(error))
+    report(id, 0, serializeError(spec[1][0] === '' ? freeVariable(error) : error))
     return
   } finally {
     pendingPart = undefined
@@ -174,6 +190,7 @@ function start(spec: RunSpec, fn: Body): void {
   }
   const core = task as unknown as TaskCore<unknown>
   core._observe()
+  if (spec[1][0] === '') shipped.add(id)
   if (core.ended) onEnded._taskEnded(core)
   else {
     tasks.set(id, task)
@@ -207,14 +224,36 @@ function run(specs: readonly RunSpec[]): void {
     }
     if (typeof fn === 'function') start(spec, fn)
     else {
-      started.set(spec[0], performance.now())
+      // its module loads: messages and a cancellation that arrive meanwhile wait for it
+      const id = spec[0]
+      const held: Early = { mail: [], cancelled: false, reason: undefined }
+      early.set(id, held)
+      started.set(id, performance.now())
       fn.then(
-        (f) => start(spec, f),
-        (error: unknown) => report(spec[0], 0, serializeError(error)),
+        (f) => {
+          early.delete(id)
+          if (held.cancelled) return report(id, 0, serializeError(held.reason))
+          start(spec, f)
+          const task = tasks.get(id)
+          if (task !== undefined) for (const message of held.mail) task.send(message)
+        },
+        (error: unknown) => {
+          early.delete(id)
+          report(id, 0, serializeError(error))
+        },
       )
     }
   }
 }
+
+interface Early {
+  mail: unknown[]
+  cancelled: boolean
+  reason: unknown
+}
+
+/** Tasks whose function is still loading. */
+const early = new Map<number, Early>()
 
 // ---- progress and sync ------------------------------------------------------------------------
 
@@ -274,12 +313,21 @@ function onMessage(message: ToWorker): void {
     case 'run':
       run(message.tasks)
       break
-    case 'cancel':
-      tasks.get(message.id)?.cancel(deserializeError(message.error))
+    case 'cancel': {
+      const reason = deserializeError(message.error)
+      const held = early.get(message.id)
+      if (held !== undefined) {
+        held.cancelled = true
+        held.reason = reason
+      } else tasks.get(message.id)?.cancel(reason)
       break
-    case 'message':
-      tasks.get(message.id)?.send(message.message)
+    }
+    case 'message': {
+      const held = early.get(message.id)
+      if (held !== undefined) held.mail.push(message.message)
+      else tasks.get(message.id)?.send(message.message)
       break
+    }
     case 'release': {
       const waiting = barriers.get(message.group)
       barriers.delete(message.group)
@@ -300,5 +348,15 @@ if (parentPort !== null) {
   process.on('message', (message) => onMessage(message as ToWorker))
   // a worker process dies with its pool's process: the IPC channel closes when the parent dies
   process.on('disconnect', () => process.exit(0))
+  watchParent()
+}
+
+/**
+ * A task that keeps the event loop busy never sees 'disconnect': a watchdog thread notices that the
+ * parent is gone (this process was re-parented) and kills the process.
+ */
+function watchParent(): void {
+  const code = `const ppid = ${process.ppid}; setInterval(() => { if (process.ppid !== ppid) process.kill(${process.pid}, 'SIGKILL') }, 100)`
+  new Worker(code, { eval: true, execArgv: [] }).unref()
 }
 post({ t: 'ready' })
