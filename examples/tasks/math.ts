@@ -11,14 +11,11 @@ export const square = defineTask(import.meta.url, function square(_t: TaskContex
 })
 
 /** The sum of an array or typed array (in `pool.partition`: of this part's slice of it). */
-export const sum = defineTask(
-  import.meta.url,
-  function sum(_t: TaskContext, xs: ArrayLike<number>): number {
-    let s = 0
-    for (let i = 0; i < xs.length; i++) s += xs[i]!
-    return s
-  },
-)
+export const sum = defineTask(import.meta.url, function sum(_t: TaskContext, xs: ArrayLike<number>): number {
+  let s = 0
+  for (let i = 0; i < xs.length; i++) s += xs[i]!
+  return s
+})
 
 /** Fills this part's slice [start, end) of a shared array with i² (no copy, no result to send). */
 export const fillSquares = defineTask(

@@ -30,9 +30,6 @@ export const countPrimes = defineTask(
 )
 
 /** Whether `n` is prime (for `pool.map`). */
-export const primeTest = defineTask(
-  import.meta.url,
-  function primeTest(_t: TaskContext, n: number): boolean {
-    return isPrime(n)
-  },
-)
+export const primeTest = defineTask(import.meta.url, function primeTest(_t: TaskContext, n: number): boolean {
+  return isPrime(n)
+})

@@ -976,7 +976,14 @@ export class Pool implements Executor {
         }),
     )
     this.#workers = []
-    await Promise.all(exits)
+    // a worker terminated before it was ready does not hold the event loop open while its exit is
+    // pending: hold it ourselves until every exit arrived, or `await close()` could never return
+    const keepAlive = setInterval(() => undefined, 1000)
+    try {
+      await Promise.all(exits)
+    } finally {
+      clearInterval(keepAlive)
+    }
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
