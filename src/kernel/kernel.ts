@@ -118,8 +118,6 @@ export interface KernelStats {
 export class Kernel {
   /** The kernel's clock. */
   readonly clock: Clock
-  /** @internal the task whose code runs now (generator steps and body starts). */
-  _current: TaskCore<unknown> | undefined = undefined
   /** @internal */ _messages = 0
   /** @internal */ _remote = 0
   #head: TaskCore<unknown> | undefined = undefined

@@ -602,18 +602,13 @@ export abstract class TaskCore<R = unknown> implements Waiter {
     this._gen = undefined
     this._value = undefined
     this._bits |= STARTED
-    const kernel = this.kernel
-    const prev = kernel._current
-    kernel._current = this
     let result: unknown
     try {
       result = args === undefined || args.length === 0 ? fn(this) : fn(this, ...args)
     } catch (error) {
-      kernel._current = prev
       this._bodyEnded(false, error)
       return
     }
-    kernel._current = prev
     if (fn.constructor === GeneratorFunction || isGenerator(result)) {
       this._gen = result as Generator<unknown, unknown, unknown>
       this._bits |= GENERATOR
@@ -682,10 +677,7 @@ export abstract class TaskCore<R = unknown> implements Waiter {
   _step(ok: boolean, value: unknown): void {
     const gen = this._gen
     if ((this._bits & GENERATOR) === 0 || gen === undefined || typeof gen === 'function') return
-    const kernel = this.kernel
-    const prevCurrent = kernel._current
     const prevRunning = running
-    kernel._current = this
     running = this
     for (;;) {
       let r: IteratorResult<unknown, unknown>
@@ -698,7 +690,6 @@ export abstract class TaskCore<R = unknown> implements Waiter {
       } catch (error) {
         flyResume = undefined
         running = prevRunning
-        kernel._current = prevCurrent
         if (this._gen === gen) this._bodyEnded(false, error)
         return
       }
@@ -706,14 +697,13 @@ export abstract class TaskCore<R = unknown> implements Waiter {
       if (this._gen !== gen) break // hot-swapped from inside the body
       if (r.done === true) {
         running = prevRunning
-        kernel._current = prevCurrent
         this._bodyEnded(true, r.value)
         return
       }
       const op = r.value
       if (op === FLY_RECEIVE || op === FLY_YIELD) {
         this._bits |= FLY
-        const interruption = this.interruption(op === FLY_RECEIVE ? RECEIVE_WAIT : OTHER_WAIT)
+        const interruption = this.interruption(NON_JOIN_WAIT)
         if (interruption !== undefined) {
           ok = false
           value = interruption
@@ -772,7 +762,6 @@ export abstract class TaskCore<R = unknown> implements Waiter {
       value = operation._value
     }
     running = prevRunning
-    kernel._current = prevCurrent
   }
 
   /** @internal the body returned or threw. */
@@ -909,8 +898,8 @@ export abstract class TaskCore<R = unknown> implements Waiter {
   }
 }
 
-const RECEIVE_WAIT = { joinsTasks: false }
-const OTHER_WAIT = RECEIVE_WAIT
+/** What `interruption` needs to know of a flyweight wait: it is not a join. */
+const NON_JOIN_WAIT = { joinsTasks: false }
 
 function receiveOf(w: Operation<unknown> | Operation<unknown>[]): ReceiveLike | undefined {
   if (!Array.isArray(w))
