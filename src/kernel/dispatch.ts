@@ -160,6 +160,9 @@ async function dispatcher(
     if (running.size > 0) {
       const reason = new TaskosError('ERR_CANCELLED', 'dispatch stopped')
       for (const task of running.keys()) task.cancel(reason)
+      // local jobs are children (structured concurrency waits for them); remote ones are awaited
+      // here, so the dispatch settles only once no job it started runs anywhere
+      if (executor !== undefined) await Promise.all([...running.keys()].map((task) => task.settle()))
     }
     if (!exhausted) await iterator.return?.()
   }

@@ -208,6 +208,37 @@ describe('executors (COS setVM)', () => {
     await done(k, clock)
   })
 
+  test('a failing job on an executor: the dispatch settles only after the cancelled jobs ended', async () => {
+    const { k, clock } = setup(false)
+    const executor = new KernelExecutor(2, clock)
+    k.setExecutor(executor)
+    let release!: () => void
+    const gate = new Promise<void>((r) => (release = r))
+    let stubbornEnded = false
+    const stubborn = async () => {
+      await gate // a plain promise: cancellation cannot interrupt it
+      stubbornEnded = true
+      return 1
+    }
+    const failing = () => {
+      throw new Error('job broke')
+    }
+    let settled = false
+    const op = k.dispatch([{ fn: stubborn }, { fn: failing }])
+    const watched = op.then(
+      () => (settled = true),
+      (e: unknown) => ((settled = true), e),
+    )
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r))
+    assert.equal(settled, false, 'the dispatch waits for the cancelled remote job')
+    release()
+    const e = (await watched) as Error & { code: string }
+    assert.equal(e.code, 'ERR_TASK_FAILED')
+    assert.match(e.message, /job 1 \(failing\) failed: job broke/)
+    assert.equal(stubbornEnded, true)
+    await done(k, clock)
+  })
+
   test('setExecutor refuses things that are not executors', async () => {
     const { k, clock } = setup()
     throwsCode(() => k.setExecutor({} as never), 'ERR_INVALID_ARGUMENT', /executor/)
