@@ -69,6 +69,24 @@ interface Chain {
 const FIRED_OK = Symbol('taskos.firedOk')
 const FIRED_ERROR = Symbol('taskos.firedError')
 
+const EMPTY: readonly unknown[] = Object.freeze([])
+
+/** The rarely needed state of a task. */
+class Extras {
+  transfer: readonly TransferListItem[] | undefined = undefined
+  part: PartSpec | undefined = undefined
+  mail: unknown[] | undefined = undefined
+  timer: TimerHandle | undefined = undefined
+  unlisten: (() => void) | undefined = undefined
+  crashes = 0
+  cancelled = false
+  chain: Chain | undefined = undefined
+  /** Further awaiters: each a promise of the task's own outcome. */
+  extra: [(value: unknown) => void, (error: unknown) => void][] | undefined = undefined
+  /** A failure nobody awaited when it came: a rejected promise (reported unless handled in time). */
+  orphan: Promise<never> | undefined = undefined
+}
+
 /**
  * The promise the first `then` returns. `await` ignores it, so it stays an empty shell unless
  * someone chains on it; then it becomes a real promise of the callback's outcome.
@@ -121,23 +139,67 @@ export class PoolTask<R = unknown> implements Task<R>, PromiseLike<R> {
   /** @internal the value, or the error once ended */ _value: unknown = undefined
   /** @internal */ _fn: FnInfo
   /** @internal */ _args: readonly unknown[]
-  /** @internal */ _transfer: readonly TransferListItem[] | undefined
-  /** @internal */ _part: PartSpec | undefined = undefined
   /** @internal the worker slot it runs on */ _worker: unknown = undefined
-  /** @internal crashes of workers it was on */ _crashes = 0
-  /** @internal cancel (or timeout) requested while it ran */ _cancelled = false
-  /** @internal messages sent before it started */ _mail: unknown[] | undefined = undefined
-  /** @internal */ _timer: TimerHandle | undefined = undefined
-  /** @internal */ _unlisten: (() => void) | undefined = undefined
   readonly #owner: TaskOwner
-  // the first `then`'s callbacks; further awaiters in #extra
+  // the first `then`'s callbacks; further awaiters in the extras
   #awaited = false
   #onF: unknown = undefined
   #onR: unknown = undefined
-  #chain: Chain | undefined = undefined
-  #extra: [(value: unknown) => void, (error: unknown) => void][] | undefined = undefined
-  /** A failure nobody awaited when it came: a rejected promise (reported unless handled in time). */
-  #orphan: Promise<never> | undefined = undefined
+  /** What few tasks need (a timer, a signal, a part, …): kept apart, so a plain task stays small. */
+  #x: Extras | undefined = undefined
+
+  #extras(): Extras {
+    return (this.#x ??= new Extras())
+  }
+  /** @internal ArrayBuffers to move to the worker. */
+  get _transfer(): readonly TransferListItem[] | undefined {
+    return this.#x?.transfer
+  }
+  set _transfer(value: readonly TransferListItem[] | undefined) {
+    if (value !== undefined || this.#x !== undefined) this.#extras().transfer = value
+  }
+  /** @internal its part of a partitioned call. */
+  get _part(): PartSpec | undefined {
+    return this.#x?.part
+  }
+  set _part(value: PartSpec | undefined) {
+    if (value !== undefined || this.#x !== undefined) this.#extras().part = value
+  }
+  /** @internal messages sent before it started. */
+  get _mail(): unknown[] | undefined {
+    return this.#x?.mail
+  }
+  set _mail(value: unknown[] | undefined) {
+    if (value !== undefined || this.#x !== undefined) this.#extras().mail = value
+  }
+  /** @internal its timeout's timer. */
+  get _timer(): TimerHandle | undefined {
+    return this.#x?.timer
+  }
+  set _timer(value: TimerHandle | undefined) {
+    if (value !== undefined || this.#x !== undefined) this.#extras().timer = value
+  }
+  /** @internal removes its abort listener. */
+  get _unlisten(): (() => void) | undefined {
+    return this.#x?.unlisten
+  }
+  set _unlisten(value: (() => void) | undefined) {
+    if (value !== undefined || this.#x !== undefined) this.#extras().unlisten = value
+  }
+  /** @internal crashes of workers it was on. */
+  get _crashes(): number {
+    return this.#x?.crashes ?? 0
+  }
+  set _crashes(value: number) {
+    this.#extras().crashes = value
+  }
+  /** @internal cancel (or timeout) requested while it ran. */
+  get _cancelled(): boolean {
+    return this.#x?.cancelled ?? false
+  }
+  set _cancelled(value: boolean) {
+    this.#extras().cancelled = value
+  }
 
   /** @internal */
   constructor(
@@ -151,7 +213,7 @@ export class PoolTask<R = unknown> implements Task<R>, PromiseLike<R> {
     this.id = id
     this._fn = fn
     this._args = args
-    this._transfer = transfer
+    if (transfer !== undefined) this.#extras().transfer = transfer
   }
 
   /** 'running' while queued or running, then its final state. */
@@ -178,19 +240,24 @@ export class PoolTask<R = unknown> implements Task<R>, PromiseLike<R> {
     this._state = ENDED
     this._status = status
     this._value = value
-    this._args = []
-    if (this._timer !== undefined) {
-      realClock.clearTimer(this._timer)
-      this._timer = undefined
-    }
-    if (this._unlisten !== undefined) {
-      this._unlisten()
-      this._unlisten = undefined
+    this._args = EMPTY
+    const x = this.#x
+    if (x !== undefined) {
+      if (x.timer !== undefined) {
+        realClock.clearTimer(x.timer)
+        x.timer = undefined
+      }
+      if (x.unlisten !== undefined) {
+        x.unlisten()
+        x.unlisten = undefined
+      }
+      x.transfer = undefined
+      x.mail = undefined
     }
     if (this.#awaited) scheduleFire(this)
     else if (status === 'failed' || status === 'crashed') {
       // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the task's own failure, any value
-      this.#orphan = Promise.reject(value)
+      this.#extras().orphan = Promise.reject(value)
     }
     return true
   }
@@ -214,14 +281,15 @@ export class PoolTask<R = unknown> implements Task<R>, PromiseLike<R> {
     // keep the callback's outcome where the callbacks were, for a later chain on `then`'s promise
     this.#onF = r
     this.#onR = rOk ? FIRED_OK : FIRED_ERROR
-    const extra = this.#extra
+    const x = this.#x
+    const extra = x?.extra
     if (extra !== undefined) {
-      this.#extra = undefined
+      x!.extra = undefined
       for (const [resolve, reject] of extra) (ok ? resolve : reject)(value)
     }
     // a failure nobody chained on yet rejects the real promise now, so that it is reported as an
     // unhandled rejection exactly when a promise's would be (a chain added later gets this one)
-    const chain = rOk ? this.#chain : (this.#chain ?? this.#newChain())
+    const chain = rOk ? x?.chain : (x?.chain ?? this.#newChain())
     if (chain === undefined) return
     if (rOk) chain.resolve(r)
     else chain.reject(r)
@@ -234,12 +302,13 @@ export class PoolTask<R = unknown> implements Task<R>, PromiseLike<R> {
       resolve = res
       reject = rej
     })
-    return (this.#chain = { promise, resolve, reject })
+    return (this.#extras().chain = { promise, resolve, reject })
   }
 
   /** @internal the real promise behind the first `then`'s result, made when someone chains on it. */
   _chainPromise(): Promise<unknown> {
-    if (this.#chain !== undefined) return this.#chain.promise
+    const chain = this.#x?.chain
+    if (chain !== undefined) return chain.promise
     if (this.#onR === FIRED_OK) return Promise.resolve(this.#onF)
     return this.#newChain().promise
   }
@@ -249,10 +318,10 @@ export class PoolTask<R = unknown> implements Task<R>, PromiseLike<R> {
     if (this._state === ENDED) {
       if (this._status === 'done') return Promise.resolve(this._value)
       // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the task's own failure, any value
-      return this.#orphan ?? Promise.reject(this._value)
+      return this.#x?.orphan ?? Promise.reject(this._value)
     }
     return new Promise((resolve, reject) => {
-      ;(this.#extra ??= []).push([resolve, reject])
+      ;(this.#extras().extra ??= []).push([resolve, reject])
     })
   }
 
@@ -261,7 +330,7 @@ export class PoolTask<R = unknown> implements Task<R>, PromiseLike<R> {
     onfulfilled?: ((value: R) => R1 | PromiseLike<R1>) | null,
     onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
   ): Promise<R1 | R2> {
-    if (this.#awaited || this.#orphan !== undefined) {
+    if (this.#awaited || this.#x?.orphan !== undefined) {
       this.#awaited = true
       return (this.#outcomePromise() as Promise<R>).then(onfulfilled, onrejected)
     }

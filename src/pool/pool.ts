@@ -548,9 +548,14 @@ export class Pool implements Executor, TaskOwner {
   /** Sends one `run` message (column form); an argument that cannot be copied fails its task only. */
   #sendRun(worker: WorkerSlot, batch: PoolTask<unknown>[]): void {
     const n = batch.length
+    const first = batch[0]!
     const ids = new Array<number>(n)
     const fns = new Array<number>(n)
-    const args = new Array<readonly unknown[]>(n)
+    const argc = new Array<number>(n)
+    const args: unknown[] = []
+    let consecutive = true
+    let sameFn = true
+    let sameArgc = true
     let parts: (PartSpec | undefined)[] | undefined
     let defs: FnDef[] | undefined
     let transfer: TransferListItem[] | undefined
@@ -561,14 +566,19 @@ export class Pool implements Executor, TaskOwner {
       task._state = RUNNING
       task._worker = worker
       worker.inFlight.set(task.id, task)
-      ids[i] = task.id
+      const id = (ids[i] = task.id)
+      if (id !== first.id + i) consecutive = false
       const fn = task._fn
       fns[i] = fn.key
+      if (fn !== first._fn) sameFn = false
       if (!known.has(fn.key)) {
         known.add(fn.key)
         ;(defs ??= []).push([fn.key, fn.module, fn.name])
       }
-      args[i] = task._args
+      const a = task._args
+      const count = (argc[i] = a.length)
+      if (count !== first._args.length) sameArgc = false
+      for (let k = 0; k < count; k++) args.push(a[k])
       if (task._part !== undefined) (parts ??= new Array<PartSpec | undefined>(n))[i] = task._part
       if (task._transfer !== undefined) (transfer ??= []).push(...task._transfer)
       if (task._mail !== undefined) mail = true
@@ -580,7 +590,19 @@ export class Pool implements Executor, TaskOwner {
     }
     worker.ref(true)
     try {
-      worker.post({ t: 'run', ids, fns, args, parts, defs }, transfer)
+      worker.post(
+        {
+          t: 'run',
+          n,
+          ids: consecutive ? first.id : ids,
+          fns: sameFn ? first._fn.key : fns,
+          argc: sameArgc ? first._args.length : argc,
+          args,
+          parts,
+          defs,
+        },
+        transfer,
+      )
     } catch (error) {
       // some argument cannot be copied: find which, fail that task, send the others again
       if (defs !== undefined) for (const def of defs) known.delete(def[0])
@@ -651,11 +673,12 @@ export class Pool implements Executor, TaskOwner {
   /** Results of a worker, in column form. */
   #onDone(worker: WorkerSlot, message: DoneMessage): void {
     const { ids, values, errors } = message
+    const n = values.length
     const inFlight = worker.inFlight
     let e = 0
     let nextError = errors === undefined ? -1 : errors[0]!
-    for (let i = 0; i < ids.length; i++) {
-      const id = ids[i]!
+    for (let i = 0; i < n; i++) {
+      const id = typeof ids === 'number' ? ids + i : ids[i]!
       const task = inFlight.get(id)
       const failed = i === nextError
       if (failed) nextError = errors![++e] ?? -1
@@ -669,7 +692,7 @@ export class Pool implements Executor, TaskOwner {
         this.#finish(task, cancelled ? 'cancelled' : 'failed', error)
       }
     }
-    const perTask = message.ms / ids.length
+    const perTask = message.ms / n
     worker.avgMs = worker.avgMs < 0 ? perTask : worker.avgMs * 0.7 + perTask * 0.3
     if (worker.solo && inFlight.size === 0) worker.solo = false
     this.#afterProgress(worker)

@@ -4,19 +4,23 @@
  * Several tasks travel in one message: the per-task cost stays far below a message round trip.
  *
  * Pool → worker:
- * - `run`: several tasks in column form: `ids[i]`, `fns[i]`, `args[i]` (the task's argument list),
- *   `parts[i]` (`[index, start, end, count, group]` in a partitioned call; the column is omitted
- *   when no task of the batch is a part). `fns[i]` is a small integer naming a function the worker
- *   was told of in `defs` of this or an earlier message: `[key, module URL, export name]`, or
- *   `[key, '', source]` for a self-contained function shipped as source. A worker is told of each
- *   function once, so a task costs its id, its key and its arguments on the wire.
+ * - `run`: `n` tasks in column form: `ids[i]`, `fns[i]`, `argc[i]` arguments taken in turn from
+ *   the flat `args`, `parts[i]` (`[index, start, end, count, group]` in a partitioned call; the
+ *   column is omitted when no task of the batch is a part). A column that would hold one value
+ *   throughout is that value: `ids` a number is the first of `n` consecutive ids, `fns` a number
+ *   the function of every task, `argc` a number the argument count of every task. `fns[i]` is a
+ *   small integer naming a function the worker was told of in `defs` of this or an earlier
+ *   message: `[key, module URL, export name]`, or `[key, '', source]` for a self-contained
+ *   function shipped as source. A worker is told of each function once, so a task of a uniform
+ *   batch costs only its arguments on the wire.
  * - `cancel`: `id`, `error` (a serialized error: the cancellation reason).
  * - `message`: `id`, `message`: a message for the task's mailbox (`poolTask.send`).
  * - `release`: `group`, `error` (serialized, or undefined): a `t.sync()` barrier opens.
  *
  * Worker → pool:
  * - `ready`: the worker runs and listens.
- * - `done`: results in column form: `ids[i]` with `values[i]`; `errors` lists the indexes whose
+ * - `done`: results in column form: `ids[i]` (a number: the first of consecutive ids) with
+ *   `values[i]`; `errors` lists the indexes whose
  *   value is a serialized error (omitted when none failed); `ms` is the run time in the worker of
  *   all of them together (for scheduling).
  * - `progress`: `id`, `done`, `total` (throttled in the worker).
@@ -32,16 +36,18 @@ export type PartSpec = readonly [index: number, start: number, end: number, coun
 
 export interface RunMessage {
   readonly t: 'run'
-  readonly ids: readonly number[]
-  readonly fns: readonly number[]
-  readonly args: readonly (readonly unknown[])[]
+  readonly n: number
+  readonly ids: readonly number[] | number
+  readonly fns: readonly number[] | number
+  readonly argc: readonly number[] | number
+  readonly args: readonly unknown[]
   readonly parts: readonly (PartSpec | undefined)[] | undefined
   readonly defs: readonly FnDef[] | undefined
 }
 
 export interface DoneMessage {
   readonly t: 'done'
-  readonly ids: readonly number[]
+  readonly ids: readonly number[] | number
   readonly values: readonly unknown[]
   readonly errors: readonly number[] | undefined
   readonly ms: number

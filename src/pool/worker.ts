@@ -37,7 +37,13 @@ let flushScheduled = false
 function flush(): void {
   flushScheduled = false
   if (outIds.length === 0) return
-  const message: DoneMessage = { t: 'done', ids: outIds, values: outValues, errors: outErrors, ms: outMs }
+  const message: DoneMessage = {
+    t: 'done',
+    ids: consecutive(outIds) ? outIds[0]! : outIds,
+    values: outValues,
+    errors: outErrors,
+    ms: outMs,
+  }
   outIds = []
   outValues = []
   outErrors = undefined
@@ -47,8 +53,8 @@ function flush(): void {
   } catch (error) {
     // a result that cannot be copied back: report each of the batch separately, naming the culprit
     const failed = new Set(message.errors)
-    for (let i = 0; i < message.ids.length; i++) {
-      const id = message.ids[i]!
+    for (let i = 0; i < message.values.length; i++) {
+      const id = typeof message.ids === 'number' ? message.ids + i : message.ids[i]!
       const ms = i === 0 ? message.ms : 0
       try {
         post({ t: 'done', ids: [id], values: [message.values[i]], errors: failed.has(i) ? [0] : undefined, ms })
@@ -61,6 +67,12 @@ function flush(): void {
       }
     }
   }
+}
+
+function consecutive(ids: readonly number[]): boolean {
+  const first = ids[0]!
+  for (let i = 1; i < ids.length; i++) if (ids[i] !== first + i) return false
+  return true
 }
 
 function report(id: number, ok: boolean, value: unknown): void {
@@ -263,11 +275,15 @@ function start(id: number, key: number, fn: Body, args: readonly unknown[], part
 
 function run(m: RunMessage): void {
   if (m.defs !== undefined) for (const def of m.defs) defs.set(def[0], def)
-  const { ids, fns, args, parts } = m
+  const { n, ids, fns, argc, args, parts } = m
   const t0 = performance.now()
-  for (let i = 0; i < ids.length; i++) {
-    const id = ids[i]!
-    const key = fns[i]!
+  let at = 0
+  for (let i = 0; i < n; i++) {
+    const id = typeof ids === 'number' ? ids + i : ids[i]!
+    const key = typeof fns === 'number' ? fns : fns[i]!
+    const count = typeof argc === 'number' ? argc : argc[i]!
+    const taskArgs = count === 1 ? [args[at]] : args.slice(at, at + count)
+    at += count
     const part = parts === undefined ? undefined : parts[i]
     let fn: Body | Promise<Body>
     try {
@@ -276,11 +292,10 @@ function run(m: RunMessage): void {
       report(id, false, serializeError(error))
       continue
     }
-    if (typeof fn === 'function') start(id, key, fn, args[i]!, part, t0)
+    if (typeof fn === 'function') start(id, key, fn, taskArgs, part, t0)
     else {
       // its module loads: messages and a cancellation that arrive meanwhile wait for it
       const held: Early = { mail: [], cancelled: false, reason: undefined }
-      const taskArgs = args[i]!
       early.set(id, held)
       fn.then(
         (f) => {
