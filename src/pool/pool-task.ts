@@ -5,7 +5,8 @@
  * 200,000 small objects, not 200,000 promises and their resolver closures.
  * @module
  */
-import { Operation, realClock } from '../kernel/index.js'
+import { realClock } from '../kernel/clock.js'
+import { Operation } from '../kernel/operation.js'
 import type { Outcome, Task, TaskStatus, TimerHandle } from '../kernel/index.js'
 import type { TransferListItem } from 'node:worker_threads'
 import type { PartSpec } from './protocol.js'

@@ -18,15 +18,11 @@ import type { ResourceLimits, TransferListItem } from 'node:worker_threads'
 import { fork } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import {
-  CancelledError,
-  Emitter,
-  TaskosError,
-  TimeoutError,
-  WorkerCrashedError,
-  realClock,
-} from '../kernel/index.js'
-import { describe } from '../kernel/errors.js'
+// specific kernel modules, not its index: a worker (and a task module importing taskos/pool) then
+// loads only the kernel's core, not its channels and synchronization primitives
+import { realClock } from '../kernel/clock.js'
+import { Emitter } from '../kernel/emitter.js'
+import { CancelledError, TaskosError, TimeoutError, WorkerCrashedError, describe } from '../kernel/errors.js'
 import { checkTimeout } from '../kernel/operation.js'
 import type {
   BodyResult,

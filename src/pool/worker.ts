@@ -5,7 +5,9 @@
  * @module
  */
 import { Worker, parentPort } from 'node:worker_threads'
-import { Kernel, Operation, TaskosError } from '../kernel/index.js'
+import { Kernel } from '../kernel/kernel.js'
+import { Operation } from '../kernel/operation.js'
+import { TaskosError } from '../kernel/errors.js'
 import type { KernelTask, TaskContext } from '../kernel/index.js'
 import { TaskCore } from '../kernel/task.js'
 import type { DoneMessage, FnDef, FromWorker, PartSpec, RunMessage, ToWorker } from './protocol.js'
