@@ -470,6 +470,10 @@ export class Pool implements Executor, TaskOwner {
     }
     // make sure enough workers exist (idleTimeout pools start them on demand)
     if (this.queued > 0) while (this.#workers.length < this.#size) this.#spawnWorker().ref(true)
+    // a starting thread worker loads the next task's module as soon as it runs, while its `ready`
+    // travels here and the task travels there
+    const head = this.#queue[this.#queueHead] ?? this.#parts[0]
+    if (head !== undefined) for (const w of this.#workers) if (!w.ready) this.#preload(w, head._fn)
     // parts of partitioned calls: all at once, spread evenly, once every worker is up
     if (this.#parts.length > 0) {
       const live = this.#workers.filter((w) => w.alive && !w.retiring)
@@ -635,6 +639,15 @@ export class Pool implements Executor, TaskOwner {
         }
       }
     }
+  }
+
+  /** Tells a starting thread worker of a task function, so that it loads its module at once. */
+  #preload(worker: WorkerSlot, fn: FnInfo): void {
+    // a worker process may not listen yet (its messages could be lost): only threads, whose port
+    // keeps messages until the worker listens
+    if (worker.thread === undefined || !worker.alive || fn.module === '' || worker.known.has(fn.key)) return
+    worker.known.add(fn.key)
+    worker.post({ t: 'load', defs: [[fn.key, fn.module, fn.name]] })
   }
 
   /** @internal `poolTask.send(message)` of a running task. */

@@ -13,6 +13,8 @@
  *   message: `[key, module URL, export name]`, or `[key, '', source]` for a self-contained
  *   function shipped as source. A worker is told of each function once, so a task of a uniform
  *   batch costs only its arguments on the wire.
+ * - `load`: `defs` as in `run`: functions to know, whose modules the worker starts loading now
+ *   (sent to a thread worker before it is ready, for the first queued task).
  * - `cancel`: `id`, `error` (a serialized error: the cancellation reason).
  * - `message`: `id`, `message`: a message for the task's mailbox (`poolTask.send`).
  * - `release`: `group`, `error` (serialized, or undefined): a `t.sync()` barrier opens.
@@ -55,6 +57,7 @@ export interface DoneMessage {
 
 export type ToWorker =
   | RunMessage
+  | { readonly t: 'load'; readonly defs: readonly FnDef[] }
   | { readonly t: 'cancel'; readonly id: number; readonly error: SerializedError }
   | { readonly t: 'message'; readonly id: number; readonly message: unknown }
   | { readonly t: 'release'; readonly group: number; readonly error: SerializedError | undefined }

@@ -384,6 +384,18 @@ function onMessage(message: ToWorker): void {
     case 'run':
       run(message)
       break
+    case 'load':
+      for (const def of message.defs) {
+        defs.set(def[0], def)
+        try {
+          const found = bodyOf(def[0])
+          // a failure is reported to the task that needs the function (its module is tried again)
+          if (typeof found !== 'function') found.then(undefined, () => undefined)
+        } catch {
+          // the same: reported when a task needs it
+        }
+      }
+      break
     case 'cancel': {
       const reason = deserializeError(message.error)
       const held = early.get(message.id)

@@ -2,11 +2,11 @@ import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { CancelledError, TaskosError } from '../../src/kernel/index.js'
 import type { TaskContext } from '../../src/kernel/index.js'
-import { Pool } from '../../src/pool/index.js'
+import { Pool, defineTask } from '../../src/pool/index.js'
 import type { PoolTask } from '../../src/pool/index.js'
 import { add, echo, fail, inc } from '../fixtures/pool-tasks.js'
 import { parked } from '../fixtures/pool-handshake.js'
-import { LIMIT, allStarted, finish, rejectsWith, takeUnhandled, within } from './helpers.js'
+import { LIMIT, allStarted, finish, rejectsWith, takeUnhandled, within, withPool } from './helpers.js'
 
 // The task handle is awaitable without a promise of its own; these pin down that it behaves as a
 // promise would, and that batches of mixed tasks (the column-form wire format) come back right.
@@ -133,4 +133,25 @@ describe('pool: the task handle', () => {
     tasks[2]!.send('c')
     assert.deepEqual(await within(Promise.all(tasks), 10_000, 'echo'), [['a', 'b'], 2, ['c']])
   })
+})
+
+// A starting thread worker is told of the first queued task's function before it is ready, and loads
+// its module at once: a module that fails there fails the task, as it would later, and nothing else.
+test('pool: a new pool whose first tasks cannot be found: each fails naming why, the pool carries on', { timeout: LIMIT }, async () => {
+  await withPool({ workers: 2 }, async (pool) => {
+    const ghost = defineTask('/no/such/dir/first.js', function ghost(_t: TaskContext) {})
+    const e = await rejectsWith(pool.run(ghost, []), 'ERR_INVALID_ARGUMENT', /\/no\/such\/dir\/first\.js/)
+    assert.match(e.message, /ghost/)
+    assert.equal(await pool.run(add, [1, 1]), 2)
+  })
+  await withPool({ workers: 2 }, async (pool) => {
+    const fixture = new URL('../fixtures/pool-tasks.ts', import.meta.url).href
+    const notThere = defineTask(fixture, function notThere(_t: TaskContext) {})
+    const both = await Promise.all([
+      rejectsWith(pool.run(notThere, []), 'ERR_INVALID_ARGUMENT', /'notThere'/),
+      pool.run(inc, [1]),
+    ])
+    assert.equal(both[1], 2)
+  })
+  assert.deepEqual(await takeUnhandled(), [], 'the early loads left no rejection behind')
 })
