@@ -31,6 +31,7 @@ import type {
   Listener,
   TaskContext,
   TaskStatus,
+  TimerHandle,
 } from '../kernel/index.js'
 import { isTaskFunction } from './define-task.js'
 import type { DoneMessage, FnDef, FromWorker, PartSpec, ToWorker } from './protocol.js'
@@ -156,7 +157,7 @@ class WorkerSlot {
   avgMs = -1
   /** Tasks that run alone here (suspects after a crash): no other task is sent meanwhile. */
   solo = false
-  idleTimer: NodeJS.Timeout | undefined = undefined
+  idleTimer: TimerHandle | undefined = undefined
   lastError: Error | undefined = undefined
   /** Why the pool stopped it, when it did ('recycled', 'idle', …); undefined for a death. */
   stopReason: string | undefined = undefined
@@ -585,7 +586,7 @@ export class Pool implements Executor, TaskOwner {
     }
     this.#waiting -= n
     if (worker.idleTimer !== undefined) {
-      clearTimeout(worker.idleTimer)
+      realClock.clearTimer(worker.idleTimer)
       worker.idleTimer = undefined
     }
     worker.ref(true)
@@ -726,14 +727,14 @@ export class Pool implements Executor, TaskOwner {
     const ms = this.#options.idleTimeout
     if (ms === undefined || worker.idleTimer !== undefined || !worker.alive) return
     if (worker.inFlight.size > 0 || this.queued > 0) return
-    worker.idleTimer = setTimeout(() => {
+    worker.idleTimer = realClock.setTimer(ms, () => {
       worker.idleTimer = undefined
       if (worker.inFlight.size === 0 && this.queued === 0) {
         this.#removeWorker(worker)
         worker.terminate('idle')
       }
-    }, ms)
-    worker.idleTimer.unref()
+    })
+    ;(worker.idleTimer as { unref?: () => void }).unref?.() // an idle pool does not hold the process
   }
 
   #finish(task: PoolTask<unknown>, status: Exclude<TaskStatus, 'running'>, value: unknown): void {
