@@ -4,8 +4,7 @@
  * @module
  */
 import { pathToFileURL } from 'node:url'
-import { TaskosError } from '../kernel/index.js'
-import { describe } from '../kernel/errors.js'
+import { TaskosError, describe } from '../kernel/errors.js'
 import type { BodyResult, TaskContext } from '../kernel/index.js'
 
 /**

@@ -13,7 +13,7 @@
 export { defineTask, isTaskFunction } from './define-task.js'
 export type { TaskFunction } from './define-task.js'
 export { Pool, PoolTask } from './pool.js'
-export type { PoolOptions, RunOptions, PoolStats, PoolEvent } from './pool.js'
+export type { PoolOptions, RunOptions, PoolStats, PoolEvent, WorkerExitReason } from './pool.js'
 export { partBounds } from './partition.js'
 export type { PartitionOptions } from './partition.js'
 export type { MapOptions } from './map.js'

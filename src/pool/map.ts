@@ -4,8 +4,7 @@
  * results are consumed (never ahead of that window).
  * @module
  */
-import { TaskosError } from '../kernel/index.js'
-import { describe } from '../kernel/errors.js'
+import { TaskosError, describe } from '../kernel/errors.js'
 import type { TaskContext } from '../kernel/index.js'
 import type { Pool, PoolTask, RunOptions } from './pool.js'
 

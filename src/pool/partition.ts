@@ -5,8 +5,7 @@
  * back in part order. `t.sync()` is a barrier across the parts of one call.
  * @module
  */
-import { TaskFailedError, TaskosError } from '../kernel/index.js'
-import { describe } from '../kernel/errors.js'
+import { TaskFailedError, TaskosError, describe } from '../kernel/errors.js'
 import type { TaskContext } from '../kernel/index.js'
 import type { Pool, PoolTask, RunOptions, PartGroupLike } from './pool.js'
 import type { PartSpec, ToWorker } from './protocol.js'

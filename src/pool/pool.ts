@@ -18,28 +18,25 @@ import type { ResourceLimits, TransferListItem } from 'node:worker_threads'
 import { fork } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import {
-  CancelledError,
-  Emitter,
-  Operation,
-  TaskosError,
-  TimeoutError,
-  WorkerCrashedError,
-} from '../kernel/index.js'
-import { describe } from '../kernel/errors.js'
+// specific kernel modules, not its index: a worker (and a task module importing taskos/pool) then
+// loads only the kernel's core, not its channels and synchronization primitives
+import { realClock } from '../kernel/clock.js'
+import { Emitter } from '../kernel/emitter.js'
+import { CancelledError, TaskosError, TimeoutError, WorkerCrashedError, describe } from '../kernel/errors.js'
 import { checkTimeout } from '../kernel/operation.js'
 import type {
   BodyResult,
   Executor,
   ExecutorRunOptions,
   Listener,
-  Outcome,
-  Task,
   TaskContext,
   TaskStatus,
+  TimerHandle,
 } from '../kernel/index.js'
 import { isTaskFunction } from './define-task.js'
-import type { FnRef, FromWorker, PartSpec, RunSpec, ToWorker } from './protocol.js'
+import type { DoneMessage, FnDef, FromWorker, PartSpec, ToWorker } from './protocol.js'
+import { ENDED, PoolTask, QUEUED, RUNNING } from './pool-task.js'
+import type { FnInfo, TaskOwner } from './pool-task.js'
 import { deserializeError, serializeError } from './serialize-error.js'
 import { partition } from './partition.js'
 import type { PartitionOptions } from './partition.js'
@@ -100,7 +97,21 @@ export type PoolEvent =
       readonly worker: number
       readonly exitCode: number | undefined
       readonly signal: string | undefined
+      /** Why it exited: it died on its own ('crashed'), or the pool stopped it. */
+      readonly reason: WorkerExitReason
+      /** The uncaught error it died of, if any. */
+      readonly error: Error | undefined
     }
+
+/**
+ * Why a worker exited: `'crashed'` (it threw at top level, exited, ran out of memory or was killed
+ * from outside), `'recycled'` (`recycleAfter`), `'idle'` (`idleTimeout`), `'cancel-grace'` (a
+ * cancelled task did not stop within `cancelGrace`), `'closed'` (`close()` / `destroy()`).
+ */
+export type WorkerExitReason = 'crashed' | 'recycled' | 'idle' | 'cancel-grace' | 'closed'
+
+
+const NO_OPTIONS: RunOptions = Object.freeze({})
 
 const DEFAULTS = Object.freeze({
   isolation: 'thread' as const,
@@ -110,140 +121,11 @@ const DEFAULTS = Object.freeze({
 
 /** Target of queued work per worker, in ms of measured task time: bounds the tail imbalance. */
 const TARGET_MS = 2
-const MAX_IN_FLIGHT = 1024
+const MAX_IN_FLIGHT = 4096
+/** Most tasks in one `run` message: a worker starts on the first batch while the next is copied. */
+const MAX_BATCH = 1024
 
-// ---- the task handle --------------------------------------------------------------------------
-
-const QUEUED = 0
-const RUNNING = 1
-const ENDED = 2
-
-/**
- * A task on a pool: awaitable for its value (`await pool.run(fn, args)`), and a {@link Task}
- * (send, join, settle, cancel), so the pool is an `Executor` for `kernel.dispatch`.
- */
-export class PoolTask<R = unknown> implements Task<R>, PromiseLike<R> {
-  /** Unique within the pool, from 1. */
-  readonly id: number
-  /** The task function's name. */
-  readonly name: string | undefined
-  /** @internal */ _state = QUEUED
-  /** @internal */ _outcome: Outcome<R> | undefined = undefined
-  /** @internal */ _fn: FnRef
-  /** @internal */ _args: readonly unknown[]
-  /** @internal */ _transfer: readonly TransferListItem[] | undefined
-  /** @internal */ _part: PartSpec | undefined = undefined
-  /** @internal */ _worker: WorkerSlot | undefined = undefined
-  /** @internal crashes of workers it was on */ _crashes = 0
-  /** @internal cancel (or timeout) requested while it ran */ _cancelled = false
-  /** @internal messages sent before it started */ _mail: unknown[] | undefined = undefined
-  /** @internal */ _timer: NodeJS.Timeout | undefined = undefined
-  /** @internal */ _unlisten: (() => void) | undefined = undefined
-  readonly #pool: Pool
-  readonly #promise: Promise<R>
-  // typed without R: a PoolTask<number> is then also a PoolTask<unknown> (R stays covariant)
-  #resolve!: (value: unknown) => void
-  #reject!: (error: unknown) => void
-
-  /** @internal */
-  constructor(
-    pool: Pool,
-    id: number,
-    name: string | undefined,
-    fn: FnRef,
-    args: readonly unknown[],
-    transfer: readonly TransferListItem[] | undefined,
-  ) {
-    this.#pool = pool
-    this.id = id
-    this.name = name
-    this._fn = fn
-    this._args = args
-    this._transfer = transfer
-    this.#promise = new Promise<R>((resolve, reject) => {
-      this.#resolve = resolve as (value: unknown) => void
-      this.#reject = reject
-    })
-  }
-
-  /** 'running' while queued or running, then its final state. */
-  get status(): TaskStatus {
-    return this._outcome?.status ?? 'running'
-  }
-
-  /** Whether it is still waiting for a worker. */
-  get queued(): boolean {
-    return this._state === QUEUED
-  }
-
-  /** @internal settles the task once. */
-  _settle(outcome: Outcome<R>): boolean {
-    if (this._state === ENDED) return false
-    this._state = ENDED
-    this._outcome = outcome
-    this._args = []
-    if (this._timer !== undefined) clearTimeout(this._timer)
-    this._unlisten?.()
-    if (outcome.status === 'done') this.#resolve(outcome.value)
-    else this.#reject(outcome.error)
-    return true
-  }
-
-  /** Waits for the value (rejects with the task's error). */
-  then<R1 = R, R2 = never>(
-    onfulfilled?: ((value: R) => R1 | PromiseLike<R1>) | null,
-    onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
-  ): Promise<R1 | R2> {
-    return this.#promise.then(onfulfilled, onrejected)
-  }
-
-  /** Waits for the value, handling a failure. */
-  catch<R2 = never>(onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null): Promise<R | R2> {
-    return this.#promise.catch(onrejected)
-  }
-
-  /** Runs `onfinally` when the task ends. */
-  finally(onfinally?: (() => void) | null): Promise<R> {
-    return this.#promise.finally(onfinally)
-  }
-
-  /** Waits for the task to end: its value, or rejects with its error. Awaitable and `yield*`-able. */
-  join(): Operation<R> {
-    return Operation.from(this.#promise, `join of pool task #${this.id}`)
-  }
-
-  /** Waits for the task to end and gives its outcome; never rejects. */
-  settle(): Operation<Outcome<R>> {
-    return Operation.from(
-      this.#promise.then(
-        () => this._outcome!,
-        () => this._outcome!,
-      ),
-      `settle of pool task #${this.id}`,
-    )
-  }
-
-  /**
-   * Sends a message to the task's mailbox in its worker (`t.receive()` there).
-   * @returns false if the task has ended.
-   */
-  send(message: unknown): boolean {
-    if (this._state === ENDED) return false
-    if (this._state === QUEUED) (this._mail ??= []).push(message)
-    else this._worker?.post({ t: 'message', id: this.id, message })
-    return true
-  }
-
-  /**
-   * Cancels the task: a queued task is dropped at once; a running one is cancelled in its worker
-   * (its `t.signal` aborts, its kernel waits reject) and, if it has not stopped after the pool's
-   * `cancelGrace`, its worker is terminated and replaced.
-   * @returns false if the task had already ended.
-   */
-  cancel(reason?: unknown): boolean {
-    return this.#pool._cancel(this, reason)
-  }
-}
+export { PoolTask } from './pool-task.js'
 
 // ---- workers ----------------------------------------------------------------------------------
 
@@ -265,6 +147,8 @@ function threadEntry(): { entry: URL | string; eval: boolean } {
 class WorkerSlot {
   readonly id: number
   readonly inFlight = new Map<number, PoolTask<unknown>>()
+  /** Keys of the task functions this worker was told of. */
+  readonly known = new Set<number>()
   ready = false
   alive = true
   retiring = false
@@ -273,7 +157,10 @@ class WorkerSlot {
   avgMs = -1
   /** Tasks that run alone here (suspects after a crash): no other task is sent meanwhile. */
   solo = false
-  idleTimer: NodeJS.Timeout | undefined = undefined
+  idleTimer: TimerHandle | undefined = undefined
+  lastError: Error | undefined = undefined
+  /** Why the pool stopped it, when it did ('recycled', 'idle', …); undefined for a death. */
+  stopReason: string | undefined = undefined
   readonly thread: Worker | undefined
   readonly child: ChildProcess | undefined
 
@@ -339,7 +226,8 @@ class WorkerSlot {
     }
   }
 
-  terminate(): void {
+  terminate(reason: string): void {
+    this.stopReason ??= reason
     this.alive = false
     if (this.thread !== undefined) void this.thread.terminate()
     else this.child?.kill('SIGKILL')
@@ -362,7 +250,7 @@ export interface PartGroupLike {
  * const total = await pool.run(sum, [xs])
  * await pool.close()
  */
-export class Pool implements Executor {
+export class Pool implements Executor, TaskOwner {
   readonly #options: Required<Pick<PoolOptions, 'isolation' | 'maxQueue' | 'cancelGrace'>> & PoolOptions
   readonly #size: number
   #workers: WorkerSlot[] = []
@@ -385,7 +273,6 @@ export class Pool implements Executor {
   #drained: (() => void) | undefined = undefined
   #events = new Emitter<PoolEvent>()
   #counts = { completed: 0, failed: 0, crashed: 0, cancelled: 0 }
-  readonly #byId = new Map<number, PoolTask<unknown>>()
 
   constructor(options: PoolOptions = {}) {
     if (typeof options !== 'object' || options === null) throw invalid('options', options, 'an object')
@@ -439,7 +326,7 @@ export class Pool implements Executor {
   run(
     fn: (t: TaskContext, ...args: never[]) => unknown,
     args: readonly unknown[],
-    options: RunOptions = {},
+    options: RunOptions = NO_OPTIONS,
   ): PoolTask<unknown> {
     const task = this._submit(fn, args, options, undefined)
     return task
@@ -510,7 +397,7 @@ export class Pool implements Executor {
         'ERR_INVALID_ARGUMENT',
         `invalid args: ${describe(args)} (expected an array of arguments)`,
       )
-    const ref = fnRef(fn)
+    const info = fnInfo(fn)
     if (options === null || typeof options !== 'object') throw invalid('options', options, 'an object')
     const timeout = checkTimeout(options.timeout)
     if (options.signal !== undefined && !(options.signal instanceof AbortSignal))
@@ -520,16 +407,8 @@ export class Pool implements Executor {
     if (this.queued >= this.#options.maxQueue) {
       throw new TaskosError('ERR_QUEUE_FULL', `the pool queue is full (maxQueue ${this.#options.maxQueue})`)
     }
-    const task = new PoolTask<unknown>(
-      this,
-      this.#nextTask++,
-      fn.name || undefined,
-      ref,
-      args,
-      options.transfer,
-    )
+    const task = new PoolTask<unknown>(this, this.#nextTask++, info, args, options.transfer)
     task._part = part
-    this.#byId.set(task.id, task)
     this.#waiting++
     const signal = options.signal
     if (signal !== undefined) {
@@ -544,16 +423,11 @@ export class Pool implements Executor {
     // beyond setTimeout's range (~24.8 days) Node would fire at once: no timer then
     if (timeout !== undefined && timeout <= 0x7fffffff) {
       const ms = timeout
-      task._timer = setTimeout(
-        () =>
-          this._cancel(
-            task,
-            new TimeoutError(
-              `pool task #${task.id} (${task.name ?? 'anonymous'}) timed out after ${ms} ms`,
-              ms,
-            ),
-          ),
-        ms,
+      task._timer = realClock.setTimer(ms, () =>
+        this._cancel(
+          task,
+          new TimeoutError(`pool task #${task.id} (${task.name ?? 'anonymous'}) timed out after ${ms} ms`, ms),
+        ),
       )
     }
     if (part !== undefined) this.#parts.push(task)
@@ -597,6 +471,10 @@ export class Pool implements Executor {
     }
     // make sure enough workers exist (idleTimeout pools start them on demand)
     if (this.queued > 0) while (this.#workers.length < this.#size) this.#spawnWorker().ref(true)
+    // a starting thread worker loads the next task's module as soon as it runs, while its `ready`
+    // travels here and the task travels there
+    const head = this.#queue[this.#queueHead] ?? this.#parts[0]
+    if (head !== undefined) for (const w of this.#workers) if (!w.ready) this.#preload(w, head._fn)
     // parts of partitioned calls: all at once, spread evenly, once every worker is up
     if (this.#parts.length > 0) {
       const live = this.#workers.filter((w) => w.alive && !w.retiring)
@@ -651,36 +529,84 @@ export class Pool implements Executor {
       batch = batch.filter((task) => {
         const bad = task._args.findIndex(isSharedMemory)
         if (bad < 0) return true
-        this.#finish(task, {
-          status: 'failed',
-          error: new TaskosError(
+        this.#finish(
+          task,
+          'failed',
+          new TaskosError(
             'ERR_SERIALIZATION',
             `pool task #${task.id} (${task.name ?? 'anonymous'}): argument ${bad} (${describe(task._args[bad])}) is shared memory, which a worker process cannot share (use isolation 'thread', or a plain typed array, which is copied)`,
           ),
-        })
+        )
         return false
       })
       if (batch.length === 0) return
     }
-    const specs: RunSpec[] = []
+    for (let from = 0; from < batch.length; from += MAX_BATCH) {
+      this.#sendRun(worker, from === 0 && batch.length <= MAX_BATCH ? batch : batch.slice(from, from + MAX_BATCH))
+    }
+  }
+
+  /** Sends one `run` message (column form); an argument that cannot be copied fails its task only. */
+  #sendRun(worker: WorkerSlot, batch: PoolTask<unknown>[]): void {
+    const n = batch.length
+    const first = batch[0]!
+    const ids = new Array<number>(n)
+    const fns = new Array<number>(n)
+    const argc = new Array<number>(n)
+    const args: unknown[] = []
+    let consecutive = true
+    let sameFn = true
+    let sameArgc = true
+    let parts: (PartSpec | undefined)[] | undefined
+    let defs: FnDef[] | undefined
     let transfer: TransferListItem[] | undefined
-    for (const task of batch) {
+    let mail = false
+    const known = worker.known
+    for (let i = 0; i < n; i++) {
+      const task = batch[i]!
       task._state = RUNNING
-      this.#waiting--
       task._worker = worker
       worker.inFlight.set(task.id, task)
-      specs.push([task.id, task._fn, task._args, task._part])
+      const id = (ids[i] = task.id)
+      if (id !== first.id + i) consecutive = false
+      const fn = task._fn
+      fns[i] = fn.key
+      if (fn !== first._fn) sameFn = false
+      if (!known.has(fn.key)) {
+        known.add(fn.key)
+        ;(defs ??= []).push([fn.key, fn.module, fn.name])
+      }
+      const a = task._args
+      const count = (argc[i] = a.length)
+      if (count !== first._args.length) sameArgc = false
+      for (let k = 0; k < count; k++) args.push(a[k])
+      if (task._part !== undefined) (parts ??= new Array<PartSpec | undefined>(n))[i] = task._part
       if (task._transfer !== undefined) (transfer ??= []).push(...task._transfer)
+      if (task._mail !== undefined) mail = true
     }
+    this.#waiting -= n
     if (worker.idleTimer !== undefined) {
-      clearTimeout(worker.idleTimer)
+      realClock.clearTimer(worker.idleTimer)
       worker.idleTimer = undefined
     }
     worker.ref(true)
     try {
-      worker.post({ t: 'run', tasks: specs }, transfer)
+      worker.post(
+        {
+          t: 'run',
+          n,
+          ids: consecutive ? first.id : ids,
+          fns: sameFn ? first._fn.key : fns,
+          argc: sameArgc ? first._args.length : argc,
+          args,
+          parts,
+          defs,
+        },
+        transfer,
+      )
     } catch (error) {
       // some argument cannot be copied: find which, fail that task, send the others again
+      if (defs !== undefined) for (const def of defs) known.delete(def[0])
       for (const task of batch) {
         worker.inFlight.delete(task.id)
         task._state = QUEUED
@@ -691,26 +617,43 @@ export class Pool implements Executor {
         const bad = task._args.findIndex((a) => !cloneable(a, task._transfer))
         if (bad >= 0 || batch.length === 1) {
           const which = bad >= 0 ? `argument ${bad} (${describe(task._args[bad])})` : 'an argument'
-          this.#finish(task, {
-            status: 'failed',
-            error: new TaskosError(
+          this.#finish(
+            task,
+            'failed',
+            new TaskosError(
               'ERR_SERIALIZATION',
               `pool task #${task.id} (${task.name ?? 'anonymous'}): ${which} cannot be sent to a worker: ${(error as Error).message}`,
             ),
-          })
+          )
         } else {
-          this.#send(worker, [task])
+          this.#sendRun(worker, [task])
         }
       }
       if (worker.inFlight.size === 0) worker.ref(false)
       return
     }
-    for (const task of batch) {
-      if (task._mail !== undefined) {
-        for (const message of task._mail) worker.post({ t: 'message', id: task.id, message })
-        task._mail = undefined
+    if (mail) {
+      for (const task of batch) {
+        if (task._mail !== undefined) {
+          for (const message of task._mail) worker.post({ t: 'message', id: task.id, message })
+          task._mail = undefined
+        }
       }
     }
+  }
+
+  /** Tells a starting thread worker of a task function, so that it loads its module at once. */
+  #preload(worker: WorkerSlot, fn: FnInfo): void {
+    // a worker process may not listen yet (its messages could be lost): only threads, whose port
+    // keeps messages until the worker listens
+    if (worker.thread === undefined || !worker.alive || fn.module === '' || worker.known.has(fn.key)) return
+    worker.known.add(fn.key)
+    worker.post({ t: 'load', defs: [[fn.key, fn.module, fn.name]] })
+  }
+
+  /** @internal `poolTask.send(message)` of a running task. */
+  _sendMessage(task: PoolTask<unknown>, message: unknown): void {
+    ;(task._worker as WorkerSlot | undefined)?.post({ t: 'message', id: task.id, message })
   }
 
   /** @internal a worker's message. */
@@ -722,28 +665,9 @@ export class Pool implements Executor {
         this.#pump()
         this.#armIdle(worker) // a worker started on demand may find nothing left to do
         break
-      case 'done': {
-        let ms = 0
-        for (const [id, ok, value, taskMs] of message.results) {
-          ms += taskMs
-          const task = worker.inFlight.get(id)
-          if (task === undefined) continue
-          worker.inFlight.delete(id)
-          worker.completed++
-          if (ok === 1) this.#finish(task, { status: 'done', value })
-          else {
-            const error = deserializeError(value as never, { task: id, worker: worker.id })
-            const cancelled =
-              task._cancelled && (error instanceof CancelledError || error instanceof TimeoutError)
-            this.#finish(task, { status: cancelled ? 'cancelled' : 'failed', error })
-          }
-        }
-        const perTask = ms / message.results.length
-        worker.avgMs = worker.avgMs < 0 ? perTask : worker.avgMs * 0.7 + perTask * 0.3
-        if (worker.solo && worker.inFlight.size === 0) worker.solo = false
-        this.#afterProgress(worker)
+      case 'done':
+        this.#onDone(worker, message)
         break
-      }
       case 'progress': {
         const task = worker.inFlight.get(message.id)
         if (task !== undefined)
@@ -756,6 +680,34 @@ export class Pool implements Executor {
     }
   }
 
+  /** Results of a worker, in column form. */
+  #onDone(worker: WorkerSlot, message: DoneMessage): void {
+    const { ids, values, errors } = message
+    const n = values.length
+    const inFlight = worker.inFlight
+    let e = 0
+    let nextError = errors === undefined ? -1 : errors[0]!
+    for (let i = 0; i < n; i++) {
+      const id = typeof ids === 'number' ? ids + i : ids[i]!
+      const task = inFlight.get(id)
+      const failed = i === nextError
+      if (failed) nextError = errors![++e] ?? -1
+      if (task === undefined) continue
+      inFlight.delete(id)
+      worker.completed++
+      if (!failed) this.#finish(task, 'done', values[i])
+      else {
+        const error = deserializeError(values[i] as never, { task: id, worker: worker.id })
+        const cancelled = task._cancelled && (error instanceof CancelledError || error instanceof TimeoutError)
+        this.#finish(task, cancelled ? 'cancelled' : 'failed', error)
+      }
+    }
+    const perTask = message.ms / n
+    worker.avgMs = worker.avgMs < 0 ? perTask : worker.avgMs * 0.7 + perTask * 0.3
+    if (worker.solo && inFlight.size === 0) worker.solo = false
+    this.#afterProgress(worker)
+  }
+
   /** After results: recycle, idle, or hand out more work. */
   #afterProgress(worker: WorkerSlot): void {
     const recycle = this.#options.recycleAfter
@@ -764,7 +716,7 @@ export class Pool implements Executor {
       worker.ref(false)
       if (worker.retiring) {
         this.#removeWorker(worker)
-        worker.terminate()
+        worker.terminate('recycled')
       } else this.#armIdle(worker)
     }
     this.#pump()
@@ -775,24 +727,22 @@ export class Pool implements Executor {
     const ms = this.#options.idleTimeout
     if (ms === undefined || worker.idleTimer !== undefined || !worker.alive) return
     if (worker.inFlight.size > 0 || this.queued > 0) return
-    worker.idleTimer = setTimeout(() => {
+    worker.idleTimer = realClock.setTimer(ms, () => {
       worker.idleTimer = undefined
       if (worker.inFlight.size === 0 && this.queued === 0) {
         this.#removeWorker(worker)
-        worker.terminate()
+        worker.terminate('idle')
       }
-    }, ms)
-    worker.idleTimer.unref()
+    })
+    ;(worker.idleTimer as { unref?: () => void }).unref?.() // an idle pool does not hold the process
   }
 
-  #finish(task: PoolTask<unknown>, outcome: Outcome<unknown>): void {
+  #finish(task: PoolTask<unknown>, status: Exclude<TaskStatus, 'running'>, value: unknown): void {
     const wasWaiting = task._state === QUEUED
-    if (!task._settle(outcome)) return
+    if (!task._settle(status, value)) return
     if (wasWaiting) this.#waiting--
-    this.#byId.delete(task.id)
-    if (outcome.status === 'done') this.#counts.completed++
-    else this.#counts[outcome.status]++
-    this._onTaskEnded(task)
+    this.#counts[status === 'done' ? 'completed' : status]++
+    if (task._part !== undefined) this._onTaskEnded(task)
   }
 
   /** @internal a task ended: its partition group hears of it. */
@@ -809,17 +759,18 @@ export class Pool implements Executor {
   /** @internal */
   _onError(worker: WorkerSlot, error: Error): void {
     // an uncaught error in the worker: its 'exit' follows and fails or re-runs its tasks
-    ;(worker as { lastError?: Error }).lastError = error
+    worker.lastError = error
   }
 
   /** @internal a worker died (or was terminated). */
   _onExit(worker: WorkerSlot, exitCode: number | undefined, signal: string | undefined): void {
     worker.alive = false
     this.#removeWorker(worker)
-    this.#events.emit({ type: 'worker-exit', worker: worker.id, exitCode, signal })
+    const lastError = worker.lastError
+    const reason = (worker.stopReason ?? 'crashed') as WorkerExitReason
+    this.#events.emit({ type: 'worker-exit', worker: worker.id, exitCode, signal, reason, error: lastError })
     const inFlight = [...worker.inFlight.values()]
     worker.inFlight.clear()
-    const lastError = (worker as { lastError?: Error }).lastError
     const why =
       lastError !== undefined
         ? `${lastError.name}: ${lastError.message}`
@@ -835,7 +786,7 @@ export class Pool implements Executor {
           { exitCode, signal },
           { cause: lastError, origin: { task: task.id, worker: worker.id } },
         )
-        this.#finish(task, { status: 'crashed', error })
+        this.#finish(task, 'crashed', error)
       } else {
         task._state = QUEUED
         this.#waiting++
@@ -880,18 +831,18 @@ export class Pool implements Executor {
             reason === undefined ? undefined : { cause: reason },
           )
     if (task._state === QUEUED) {
-      this.#finish(task, { status: 'cancelled', error })
+      this.#finish(task, 'cancelled', error)
       return true
     }
-    const worker = task._worker
+    const worker = task._worker as WorkerSlot | undefined
     if (worker === undefined || task._cancelled) return worker !== undefined
     task._cancelled = true
     worker.post({ t: 'cancel', id: task.id, error: serializeError(error) })
-    const grace = setTimeout(() => {
+    const grace = realClock.setTimer(this.#options.cancelGrace, () => {
       if (task._state === ENDED || !worker.inFlight.has(task.id)) return
       // it did not stop: end it now, and replace its worker; the others on it run again
       worker.inFlight.delete(task.id)
-      this.#finish(task, { status: 'cancelled', error })
+      this.#finish(task, 'cancelled', error)
       for (const other of worker.inFlight.values()) {
         other._state = QUEUED
         this.#waiting++
@@ -899,9 +850,10 @@ export class Pool implements Executor {
         this.#queue.splice(this.#queueHead, 0, other)
       }
       worker.inFlight.clear()
-      worker.terminate()
-    }, this.#options.cancelGrace)
-    grace.unref()
+      worker.terminate('cancel-grace')
+    })
+    // the grace timer alone does not hold the process open (the running task's worker does)
+    ;(grace as { unref?: () => void }).unref?.()
     return true
   }
 
@@ -959,7 +911,11 @@ export class Pool implements Executor {
     if (this.#closed) return this.#closing ?? Promise.resolve()
     const error = new TaskosError('ERR_CLOSED', 'the pool was destroyed')
     this.#closing ??= Promise.resolve()
-    for (const task of [...this.#byId.values()]) this.#finish(task, { status: 'cancelled', error })
+    const all: PoolTask<unknown>[] = []
+    for (let i = this.#queueHead; i < this.#queue.length; i++) all.push(this.#queue[i]!)
+    all.push(...this.#suspects, ...this.#parts)
+    for (const w of this.#workers) all.push(...w.inFlight.values())
+    for (const task of all) this.#finish(task, 'cancelled', error)
     return (this.#closing = this.#stopWorkers())
   }
 
@@ -972,7 +928,7 @@ export class Pool implements Executor {
           w.ref(true) // an idle worker is unref'd: its exit must still be awaited
           if (w.thread !== undefined) w.thread.once('exit', () => resolve())
           else w.child!.once('exit', () => resolve())
-          w.terminate()
+          w.terminate('closed')
         }),
     )
     this.#workers = []
@@ -998,23 +954,45 @@ function invalid(option: string, value: unknown, expected: string): TaskosError 
   )
 }
 
+// Task functions, interned once per process: a worker is told of each once, then gets its key.
+let nextFnKey = 1
+const byFunction = new WeakMap<object, FnInfo>()
+/** Self-contained functions by source (a closure made anew per call has the same source). */
+const bySource = new Map<string, FnInfo>()
+const BY_SOURCE_MAX = 1024
+
 /** How a worker finds a function: module + name, or its source for a self-contained function. */
-function fnRef(fn: unknown): FnRef {
+function fnInfo(fn: unknown): FnInfo {
   if (typeof fn !== 'function') {
     throw new TaskosError(
       'ERR_INVALID_ARGUMENT',
       `invalid task function: ${describe(fn)} (expected a function made by defineTask, or a self-contained function)`,
     )
   }
-  if (isTaskFunction(fn)) return [fn.taskModule, fn.taskName]
-  const source = fn.toString()
-  if (/\[native code\]\s*\}$/.test(source)) {
-    throw new TaskosError(
-      'ERR_INVALID_ARGUMENT',
-      `${fn.name || 'this function'} is a native or bound function: it cannot be shipped to a worker`,
-    )
+  const known = byFunction.get(fn)
+  if (known !== undefined) return known
+  let info: FnInfo
+  if (isTaskFunction(fn)) {
+    info = { key: nextFnKey++, module: fn.taskModule, name: fn.taskName, label: fn.name || undefined }
+  } else {
+    const source = fn.toString()
+    if (/\[native code\]\s*\}$/.test(source)) {
+      throw new TaskosError(
+        'ERR_INVALID_ARGUMENT',
+        `${fn.name || 'this function'} is a native or bound function: it cannot be shipped to a worker`,
+      )
+    }
+    const code = shippable(source)
+    const same = bySource.get(code)
+    if (same !== undefined && same.label === (fn.name || undefined)) info = same
+    else {
+      info = { key: nextFnKey++, module: '', name: code, label: fn.name || undefined }
+      if (bySource.size >= BY_SOURCE_MAX) bySource.clear()
+      bySource.set(code, info)
+    }
   }
-  return ['', shippable(source)]
+  byFunction.set(fn, info)
+  return info
 }
 
 /** Source that evaluates to the function: functions and arrows as they are, methods made functions. */

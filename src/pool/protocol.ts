@@ -4,43 +4,67 @@
  * Several tasks travel in one message: the per-task cost stays far below a message round trip.
  *
  * Pool → worker:
- * - `run`: `tasks`: a list of `[id, fn, args, part]`; `fn` is `[module URL, name]` for a task
- *   function, or `['', source]` for a self-contained function shipped as source; `part` is
- *   `[index, start, end, count, group]` in a partitioned call, else undefined.
+ * - `run`: `n` tasks in column form: `ids[i]`, `fns[i]`, `argc[i]` arguments taken in turn from
+ *   the flat `args`, `parts[i]` (`[index, start, end, count, group]` in a partitioned call; the
+ *   column is omitted when no task of the batch is a part). A column that would hold one value
+ *   throughout is that value: `ids` a number is the first of `n` consecutive ids, `fns` a number
+ *   the function of every task, `argc` a number the argument count of every task. `fns[i]` is a
+ *   small integer naming a function the worker was told of in `defs` of this or an earlier
+ *   message: `[key, module URL, export name]`, or `[key, '', source]` for a self-contained
+ *   function shipped as source. A worker is told of each function once, so a task of a uniform
+ *   batch costs only its arguments on the wire.
+ * - `load`: `defs` as in `run`: functions to know, whose modules the worker starts loading now
+ *   (sent to a thread worker before it is ready, for the first queued task).
  * - `cancel`: `id`, `error` (a serialized error: the cancellation reason).
  * - `message`: `id`, `message`: a message for the task's mailbox (`poolTask.send`).
  * - `release`: `group`, `error` (serialized, or undefined): a `t.sync()` barrier opens.
  *
  * Worker → pool:
  * - `ready`: the worker runs and listens.
- * - `done`: `results`: a list of `[id, ok, value, ms]`: ok 1 with the value, ok 0 with a
- *   serialized error; `ms` is the task's run time in the worker (for scheduling).
+ * - `done`: results in column form: `ids[i]` (a number: the first of consecutive ids) with
+ *   `values[i]`; `errors` lists the indexes whose
+ *   value is a serialized error (omitted when none failed); `ms` is the run time in the worker of
+ *   all of them together (for scheduling).
  * - `progress`: `id`, `done`, `total` (throttled in the worker).
  * - `sync`: `id`, `group`: the task reached `t.sync()`.
  * @module
  */
 
-/** How a task's function is found in the worker: by module and name, or shipped as source. */
-export type FnRef = readonly [module: string, name: string]
+/** How a worker learns a function: `[key, module URL, export name]`, or `[key, '', source]`. */
+export type FnDef = readonly [key: number, module: string, name: string]
 
 /** `[index, start, end, count, group]` of a partitioned call. */
 export type PartSpec = readonly [index: number, start: number, end: number, count: number, group: number]
 
-/** One task in a `run` message. */
-export type RunSpec = readonly [id: number, fn: FnRef, args: readonly unknown[], part: PartSpec | undefined]
+export interface RunMessage {
+  readonly t: 'run'
+  readonly n: number
+  readonly ids: readonly number[] | number
+  readonly fns: readonly number[] | number
+  readonly argc: readonly number[] | number
+  readonly args: readonly unknown[]
+  readonly parts: readonly (PartSpec | undefined)[] | undefined
+  readonly defs: readonly FnDef[] | undefined
+}
 
-/** One result in a `done` message. */
-export type ResultSpec = readonly [id: number, ok: 0 | 1, value: unknown, ms: number]
+export interface DoneMessage {
+  readonly t: 'done'
+  readonly ids: readonly number[] | number
+  readonly values: readonly unknown[]
+  readonly errors: readonly number[] | undefined
+  readonly ms: number
+}
 
 export type ToWorker =
-  | { readonly t: 'run'; readonly tasks: readonly RunSpec[] }
+  | RunMessage
+  | { readonly t: 'load'; readonly defs: readonly FnDef[] }
   | { readonly t: 'cancel'; readonly id: number; readonly error: SerializedError }
   | { readonly t: 'message'; readonly id: number; readonly message: unknown }
   | { readonly t: 'release'; readonly group: number; readonly error: SerializedError | undefined }
 
 export type FromWorker =
   | { readonly t: 'ready' }
-  | { readonly t: 'done'; readonly results: readonly ResultSpec[] }
+  | DoneMessage
   | { readonly t: 'progress'; readonly id: number; readonly done: number; readonly total: number | undefined }
   | { readonly t: 'sync'; readonly id: number; readonly group: number }
 

@@ -12,8 +12,8 @@ import {
   TaskosError,
   TimeoutError,
   WorkerCrashedError,
-} from '../kernel/index.js'
-import type { ErrorCode, ErrorOrigin } from '../kernel/index.js'
+} from '../kernel/errors.js'
+import type { ErrorCode, ErrorOrigin } from '../kernel/errors.js'
 import type { SerializedError } from './protocol.js'
 
 const SKIP = new Set(['name', 'message', 'stack', 'cause'])

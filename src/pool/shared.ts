@@ -4,8 +4,7 @@
  * shared array fails with ERR_SERIALIZATION; use plain typed arrays (copied) or `transfer`.
  * @module
  */
-import { TaskosError } from '../kernel/index.js'
-import { describe } from '../kernel/errors.js'
+import { TaskosError, describe } from '../kernel/errors.js'
 
 function length(n: unknown): number {
   if (!Number.isInteger(n) || (n as number) < 0) {

@@ -5,10 +5,12 @@
  * @module
  */
 import { Worker, parentPort } from 'node:worker_threads'
-import { Kernel, Operation, TaskosError } from '../kernel/index.js'
+import { Kernel } from '../kernel/kernel.js'
+import { Operation } from '../kernel/operation.js'
+import { TaskosError } from '../kernel/errors.js'
 import type { KernelTask, TaskContext } from '../kernel/index.js'
 import { TaskCore } from '../kernel/task.js'
-import type { FnRef, FromWorker, ResultSpec, RunSpec, ToWorker } from './protocol.js'
+import type { DoneMessage, FnDef, FromWorker, PartSpec, RunMessage, ToWorker } from './protocol.js'
 import { deserializeError, serializeError } from './serialize-error.js'
 
 type Body = (t: TaskContext, ...args: unknown[]) => unknown
@@ -24,62 +26,109 @@ const post: (message: FromWorker) => void =
       }
 
 const kernel = new Kernel()
-/** Pool task id of each running kernel task. */
-const ids = new Map<TaskCore<unknown>, number>()
-const tasks = new Map<number, KernelTask<unknown>>()
-const started = new Map<number, number>()
-let results: ResultSpec[] = []
+
+// ---- results: gathered in column form, sent once per turn --------------------------------------
+
+let outIds: number[] = []
+let outValues: unknown[] = []
+let outErrors: number[] | undefined = undefined
+/** Run time (ms) of the tasks whose results are gathered (or about to be). */
+let outMs = 0
 let flushScheduled = false
 
 function flush(): void {
   flushScheduled = false
-  if (results.length === 0) return
-  const batch = results
-  results = []
+  if (outIds.length === 0) return
+  const message: DoneMessage = {
+    t: 'done',
+    ids: consecutive(outIds) ? outIds[0]! : outIds,
+    values: outValues,
+    errors: outErrors,
+    ms: outMs,
+  }
+  outIds = []
+  outValues = []
+  outErrors = undefined
+  outMs = 0
   try {
-    post({ t: 'done', results: batch })
+    post(message)
   } catch (error) {
     // a result that cannot be copied back: report each of the batch separately, naming the culprit
-    for (const r of batch) {
+    const failed = new Set(message.errors)
+    for (let i = 0; i < message.values.length; i++) {
+      const id = typeof message.ids === 'number' ? message.ids + i : message.ids[i]!
+      const ms = i === 0 ? message.ms : 0
       try {
-        post({ t: 'done', results: [r] })
+        post({ t: 'done', ids: [id], values: [message.values[i]], errors: failed.has(i) ? [0] : undefined, ms })
       } catch {
         const e = new TaskosError(
           'ERR_SERIALIZATION',
-          `the result of task ${r[0]} cannot be sent back from the worker: ${(error as Error).message}`,
+          `the result of task ${id} cannot be sent back from the worker: ${(error as Error).message}`,
         )
-        post({ t: 'done', results: [[r[0], 0, serializeError(e), r[3]]] })
+        post({ t: 'done', ids: [id], values: [serializeError(e)], errors: [0], ms })
       }
     }
   }
 }
 
-function report(id: number, ok: 0 | 1, value: unknown): void {
-  const t0 = started.get(id)
-  started.delete(id)
-  results.push([id, ok, value, t0 === undefined ? 0 : performance.now() - t0])
+function consecutive(ids: readonly number[]): boolean {
+  const first = ids[0]!
+  for (let i = 1; i < ids.length; i++) if (ids[i] !== first + i) return false
+  return true
+}
+
+function report(id: number, ok: boolean, value: unknown): void {
+  if (!ok) (outErrors ??= []).push(outIds.length)
+  outIds.push(id)
+  outValues.push(value)
   if (!flushScheduled) {
     flushScheduled = true
     queueMicrotask(flush) // results of every task that ends in this turn's synchronous run go together
   }
 }
 
-/** Kernel observer: a task ended. */
-const onEnded = {
-  _taskEnded(task: TaskCore<unknown>): void {
-    const id = ids.get(task)
-    if (id === undefined) return
-    ids.delete(task)
-    tasks.delete(id)
-    const outcome = task.outcome!
-    const fromSource = shipped.delete(id)
-    if (outcome.status === 'done') report(id, 1, outcome.value)
-    else report(id, 0, serializeError(fromSource ? freeVariable(outcome.error) : outcome.error))
-  },
+/** A task ended: its result joins the next `done` message. */
+function ended(id: number, core: TaskCore<unknown>, fromSource: boolean): void {
+  const outcome = core.outcome!
+  if (outcome.status === 'done') report(id, true, outcome.value)
+  else report(id, false, serializeError(fromSource ? freeVariable(outcome.error) : outcome.error))
+  if (lastProgress.size > 0) lastProgress.delete(id)
 }
 
-/** Ids of running tasks whose function was shipped as source. */
-const shipped = new Set<number>()
+/**
+ * A task that did not end while it started: how to reach it (cancel, messages, progress, sync),
+ * and the kernel observer that reports its end.
+ */
+class Running {
+  constructor(
+    readonly id: number,
+    readonly task: KernelTask<unknown>,
+    readonly start: number,
+    readonly fromSource: boolean,
+    readonly group: number | undefined,
+  ) {}
+  _taskEnded(core: TaskCore<unknown>): void {
+    running.delete(this.id)
+    byCore.delete(core)
+    outMs += performance.now() - this.start
+    ended(this.id, core, this.fromSource)
+  }
+}
+
+/** Running tasks by pool task id, and by kernel task. */
+const running = new Map<number, Running>()
+const byCore = new Map<TaskCore<unknown>, Running>()
+
+/** The task being started (its body runs inside `kernel.spawn`): its id and partition group. */
+let startingId: number | undefined = undefined
+let startingGroup: number | undefined = undefined
+
+/** The pool task id of a kernel task of this worker (undefined for a task's own children). */
+function idOf(core: TaskCore<unknown>): number | undefined {
+  const r = byCore.get(core)
+  if (r !== undefined) return r.id
+  return core.parent === undefined ? startingId : undefined
+}
 
 /** A function shipped as source that reads a variable from around it: say so, naming the variable. */
 function freeVariable(error: unknown): unknown {
@@ -131,8 +180,8 @@ function sourceFunction(source: string): Body {
 }
 
 /** The function for a reference, or a promise of it while its module loads. */
-function resolve(ref: FnRef): Body | Promise<Body> {
-  const [module, name] = ref
+function resolve(def: FnDef): Body | Promise<Body> {
+  const [, module, name] = def
   if (module === '') return sourceFunction(name)
   const cached = modules.get(module)
   const pick = (byName: Map<string, Body>): Body => {
@@ -170,80 +219,103 @@ function resolve(ref: FnRef): Body | Promise<Body> {
 
 // ---- running ----------------------------------------------------------------------------------
 
-function start(spec: RunSpec, fn: Body): void {
-  const [id, , args, part] = spec
-  started.set(id, performance.now())
-  if (part !== undefined) groups.set(id, part[4])
+/** Functions this worker was told of, by key; and their bodies once found. */
+const defs = new Map<number, FnDef>()
+const bodies = new Map<number, Body>()
+
+function bodyOf(key: number): Body | Promise<Body> {
+  const body = bodies.get(key)
+  if (body !== undefined) return body
+  const def = defs.get(key)
+  if (def === undefined) throw new TaskosError('ERR_INVALID_STATE', `unknown task function key ${key}`)
+  const found = resolve(def)
+  if (typeof found === 'function') bodies.set(key, found)
+  return found
+}
+
+/** The partition part of the task being spawned, set from the kernel's 'task-start' (before its body runs). */
+let pendingPart: PartSpec | undefined = undefined
+function setPart({ task }: { task: KernelTask<unknown> }): void {
+  const core = task as unknown as TaskCore<unknown>
+  const p = pendingPart
+  if (p === undefined || core.parent !== undefined) return
+  core._extras().part = { index: p[0], start: p[1], end: p[2], count: p[3] }
+  pendingPart = undefined
+}
+
+function start(id: number, key: number, fn: Body, args: readonly unknown[], part: PartSpec | undefined, t0: number): void {
+  const fromSource = defs.get(key)?.[1] === ''
   let task: KernelTask<unknown>
+  startingId = id
+  startingGroup = part?.[4]
+  // the part must be known before the body runs (it reads t.part at once): set it from spawn's
+  // 'task-start' event, listened to only while a part starts (the event costs every spawn)
+  const off = part === undefined ? undefined : ((pendingPart = part), kernel.on('task-start', setPart))
   try {
-    // the part must be known before the body runs (it reads t.part at once): set it from `spawn`'s
-    // start hook, which runs before the body
-    pendingPart = part
-    pendingId = id
     task = kernel.spawn(fn, args as unknown[])
   } catch (error) {
-    report(id, 0, serializeError(spec[1][0] === '' ? freeVariable(error) : error))
+    report(id, false, serializeError(fromSource ? freeVariable(error) : error))
     return
   } finally {
-    pendingPart = undefined
-    pendingId = undefined
+    startingId = undefined
+    startingGroup = undefined
+    if (off !== undefined) {
+      off()
+      pendingPart = undefined
+    }
   }
   const core = task as unknown as TaskCore<unknown>
   core._observe()
-  if (spec[1][0] === '') shipped.add(id)
-  if (core.ended) onEnded._taskEnded(core)
+  if (core.ended) ended(id, core, fromSource)
   else {
-    tasks.set(id, task)
-    core._addObserver(onEnded)
+    const r = new Running(id, task, t0, fromSource, part?.[4])
+    running.set(id, r)
+    byCore.set(core, r)
+    core._addObserver(r)
   }
 }
 
-let pendingPart: RunSpec[3]
-let pendingId: number | undefined
-kernel.on('task-start', ({ task }) => {
-  const core = task as unknown as TaskCore<unknown>
-  if (pendingId === undefined || core.parent !== undefined) return
-  ids.set(core, pendingId)
-  if (pendingPart !== undefined) {
-    const p = pendingPart
-    core._extras().part = { index: p[0], start: p[1], end: p[2], count: p[3] }
-  }
-  pendingPart = undefined
-  pendingId = undefined
-})
-
-function run(specs: readonly RunSpec[]): void {
-  for (const spec of specs) {
+function run(m: RunMessage): void {
+  if (m.defs !== undefined) for (const def of m.defs) defs.set(def[0], def)
+  const { n, ids, fns, argc, args, parts } = m
+  const t0 = performance.now()
+  let at = 0
+  for (let i = 0; i < n; i++) {
+    const id = typeof ids === 'number' ? ids + i : ids[i]!
+    const key = typeof fns === 'number' ? fns : fns[i]!
+    const count = typeof argc === 'number' ? argc : argc[i]!
+    const taskArgs = count === 1 ? [args[at]] : args.slice(at, at + count)
+    at += count
+    const part = parts === undefined ? undefined : parts[i]
     let fn: Body | Promise<Body>
     try {
-      fn = resolve(spec[1])
+      fn = bodyOf(key)
     } catch (error) {
-      started.set(spec[0], performance.now())
-      report(spec[0], 0, serializeError(error))
+      report(id, false, serializeError(error))
       continue
     }
-    if (typeof fn === 'function') start(spec, fn)
+    if (typeof fn === 'function') start(id, key, fn, taskArgs, part, t0)
     else {
       // its module loads: messages and a cancellation that arrive meanwhile wait for it
-      const id = spec[0]
       const held: Early = { mail: [], cancelled: false, reason: undefined }
       early.set(id, held)
-      started.set(id, performance.now())
       fn.then(
         (f) => {
           early.delete(id)
-          if (held.cancelled) return report(id, 0, serializeError(held.reason))
-          start(spec, f)
-          const task = tasks.get(id)
-          if (task !== undefined) for (const message of held.mail) task.send(message)
+          if (held.cancelled) return report(id, false, serializeError(held.reason))
+          start(id, key, f, taskArgs, part, t0)
+          const r = running.get(id)
+          if (r !== undefined) for (const message of held.mail) r.task.send(message)
         },
         (error: unknown) => {
           early.delete(id)
-          report(id, 0, serializeError(error))
+          report(id, false, serializeError(error))
         },
       )
     }
   }
+  // the synchronous run of the whole batch: what scheduling needs of tiny tasks
+  outMs += performance.now() - t0
 }
 
 interface Early {
@@ -259,7 +331,7 @@ const early = new Map<number, Early>()
 
 const lastProgress = new Map<number, number>()
 kernel.on('progress', ({ task, done, total }) => {
-  const id = ids.get(task as unknown as TaskCore<unknown>)
+  const id = idOf(task as unknown as TaskCore<unknown>)
   if (id === undefined) return
   const now = performance.now()
   const last = lastProgress.get(id) ?? -Infinity
@@ -268,8 +340,6 @@ kernel.on('progress', ({ task, done, total }) => {
   post({ t: 'progress', id, done, total })
 })
 
-/** The barrier group of each partitioned task. */
-const groups = new Map<number, number>()
 const barriers = new Map<number, Set<SyncOp>>()
 
 class SyncOp extends Operation<void> {
@@ -295,8 +365,9 @@ class SyncOp extends Operation<void> {
 }
 
 kernel._syncHook = (task) => {
-  const id = ids.get(task)
-  const group = id === undefined ? undefined : groups.get(id)
+  const r = byCore.get(task)
+  const id = r?.id ?? (task.parent === undefined ? startingId : undefined)
+  const group = r !== undefined ? r.group : id !== undefined ? startingGroup : undefined
   if (id === undefined || group === undefined) {
     throw new TaskosError(
       'ERR_INVALID_STATE',
@@ -311,7 +382,19 @@ kernel._syncHook = (task) => {
 function onMessage(message: ToWorker): void {
   switch (message.t) {
     case 'run':
-      run(message.tasks)
+      run(message)
+      break
+    case 'load':
+      for (const def of message.defs) {
+        defs.set(def[0], def)
+        try {
+          const found = bodyOf(def[0])
+          // a failure is reported to the task that needs the function (its module is tried again)
+          if (typeof found !== 'function') found.then(undefined, () => undefined)
+        } catch {
+          // the same: reported when a task needs it
+        }
+      }
       break
     case 'cancel': {
       const reason = deserializeError(message.error)
@@ -319,13 +402,13 @@ function onMessage(message: ToWorker): void {
       if (held !== undefined) {
         held.cancelled = true
         held.reason = reason
-      } else tasks.get(message.id)?.cancel(reason)
+      } else running.get(message.id)?.task.cancel(reason)
       break
     }
     case 'message': {
       const held = early.get(message.id)
       if (held !== undefined) held.mail.push(message.message)
-      else tasks.get(message.id)?.send(message.message)
+      else running.get(message.id)?.task.send(message.message)
       break
     }
     case 'release': {

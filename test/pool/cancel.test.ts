@@ -126,7 +126,7 @@ for (const isolation of ['thread', 'process'] as const) {
           assert.ok(waited >= 45, `settled after the grace period (${waited.toFixed(0)} ms)`)
           assert.ok(e instanceof CancelledError)
           assert.equal(spinner.status, 'cancelled')
-          await within(exited, 5000, 'the worker is terminated')
+          assert.equal((await within(exited, 5000, 'the worker is terminated')).reason, 'cancel-grace')
           await within(again, 10_000, 'the worker-mate runs again')
           mate.send('hi')
           assert.deepEqual(await within(mate, 5000, 'mate'), { label: 'mate', message: 'hi' })

@@ -51,13 +51,18 @@ for (const isolation of ['thread', 'process'] as const) {
       async () => {
         await withPool({ workers: 2, isolation }, async (pool) => {
           const exits: unknown[] = []
-          pool.on('worker-exit', (e) => void exits.push(e.exitCode))
+          const reasons: string[] = []
+          pool.on('worker-exit', (e) => {
+            exits.push(e.exitCode)
+            reasons.push(e.reason)
+          })
           const e = await rejectsWith(pool.run(exit, [7]), 'ERR_WORKER_CRASHED', /exit code 7/)
           assert.ok(e instanceof WorkerCrashedError)
           assert.equal(e.exitCode, 7)
           assert.equal(e.signal, undefined)
           assert.equal(typeof e.origin?.worker, 'number')
           assert.deepEqual(exits, [7])
+          assert.deepEqual(reasons, ['crashed'])
           await carriesOn(pool, 2)
           const s = pool.stats()
           assert.equal(s.crashed, 1)
@@ -178,7 +183,9 @@ for (const isolation of ['thread', 'process'] as const) {
             const e = await rejectsWith(task, 'ERR_WORKER_CRASHED', /SIGKILL/, SETTLE_MS)
             console.log(`# SIGKILL → rejection ${(performance.now() - t0).toFixed(1)} ms`)
             assert.equal((e as WorkerCrashedError).signal, 'SIGKILL')
-            assert.equal((await exited).signal, 'SIGKILL')
+            const exit = await exited
+            assert.equal(exit.signal, 'SIGKILL')
+            assert.equal(exit.reason, 'crashed')
             assert.ok(!alive(victim))
             await carriesOn(pool, 2)
             assert.ok(!pids(pool).includes(victim), 'replaced')

@@ -20,6 +20,12 @@ afterEach(async () => {
   assert.deepEqual(seen.map(String), [], 'no unhandled rejection')
 })
 
+/** The rejections reported unhandled so far in this test (taken: the after-test check skips them). */
+export async function takeUnhandled(): Promise<unknown[]> {
+  await new Promise<void>((resolve) => setImmediate(resolve))
+  return unhandled.splice(0)
+}
+
 /**
  * Waits for `p`, failing after `ms` with `what` in the message. The timer is ref'd: it also keeps
  * the event loop alive while the pool's idle workers do not.

@@ -225,7 +225,11 @@ describe('pool: events, stats and worker lifetimes', () => {
   test('pool: recycleAfter replaces a worker after that many tasks', { timeout: LIMIT }, async () => {
     await withPool({ workers: 1, recycleAfter: 3 }, async (pool) => {
       const exits: number[] = []
-      pool.on('worker-exit', (e) => void exits.push(e.worker))
+      const reasons: string[] = []
+      pool.on('worker-exit', (e) => {
+        exits.push(e.worker)
+        reasons.push(e.reason)
+      })
       const threads: number[] = []
       for (let i = 0; i < 7; i++) threads.push((await pool.run(whereAmI, [])).threadId)
       const [a, b, c] = [threads[0], threads[3], threads[6]]
@@ -236,6 +240,7 @@ describe('pool: events, stats and worker lifetimes', () => {
         pool.stats().perWorker.map((w) => w.id),
         [3],
       )
+      assert.deepEqual(reasons, ['recycled', 'recycled'], 'the worker-exit events say why')
     })
   })
 
@@ -248,12 +253,15 @@ describe('pool: events, stats and worker lifetimes', () => {
         let exits = 0
         let allGone!: () => void
         const stopped = new Promise<void>((resolve) => (allGone = resolve))
-        pool.on('worker-exit', () => {
+        const reasons: string[] = []
+        pool.on('worker-exit', (e) => {
+          reasons.push(e.reason)
           if (++exits === 2) allGone()
         })
         assert.equal(await pool.run(add, [1, 2]), 3)
         assert.equal(pool.stats().workers, 2)
         await within(stopped, 5000, 'both idle workers stopping')
+        assert.deepEqual(reasons, ['idle', 'idle'])
         assert.equal(pool.stats().workers, 0)
         assert.equal(await pool.run(add, [2, 3]), 5, 'started again')
       })
@@ -298,7 +306,7 @@ describe('pool: events, stats and worker lifetimes', () => {
       assert.ok(alive(p1!) && alive(p2!))
       const exited = nextEvent(pool, 'worker-exit')
       await pool.run(exit, [0]).catch(() => undefined)
-      await exited
+      assert.equal((await exited).reason, 'crashed', 'an exit the pool did not ask for is a crash')
       assert.ok(!alive(p1!) || !alive(p2!))
     })
   })
