@@ -95,7 +95,7 @@ export function readBatchFile(path: string): BatchFile {
     const c = wo.command
     if (!(
       typeof c === 'string' ||
-      (Array.isArray(c) && c.every((x) => typeof x === 'string' || typeof x === 'number'))
+      (Array.isArray(c) && c.every((x) => ['string', 'number', 'boolean'].includes(typeof x)))
     ))
       fail(['worker', 'command'], `expected a list of arguments or a shell script, got ${describe(c)}`)
     worker = {

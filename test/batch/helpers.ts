@@ -33,3 +33,53 @@ export function peakOverlap(jobs: readonly JobReport[], weight: (j: JobReport) =
   for (const [, w] of points) max = Math.max(max, (cur += w))
   return max
 }
+
+/** A `taskos` CLI child run through tsx, kept so a test can signal it. */
+export interface CliRun {
+  readonly child: import('node:child_process').ChildProcess
+  /** Output so far. */
+  readonly out: { stdout: string; stderr: string }
+  /** Resolves when it exits. */
+  readonly exited: Promise<{
+    code: number | null
+    signal: NodeJS.Signals | null
+    stdout: string
+    stderr: string
+  }>
+}
+
+/** Starts `taskos ...args` (src/cli/main.ts through tsx); killed after `timeout` ms. */
+export async function startCli(args: string[], timeout = 30_000): Promise<CliRun> {
+  const { spawn } = await import('node:child_process')
+  const { ROOT } = await import('../fixtures/run-tsx.js')
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+    cwd: ROOT,
+    env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  const out = { stdout: '', stderr: '' }
+  child.stdout.setEncoding('utf8').on('data', (c: string) => (out.stdout += c))
+  child.stderr.setEncoding('utf8').on('data', (c: string) => (out.stderr += c))
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeout)
+  const exited = new Promise<{
+    code: number | null
+    signal: NodeJS.Signals | null
+    stdout: string
+    stderr: string
+  }>((resolve) =>
+    child.on('close', (code, signal) => {
+      clearTimeout(timer)
+      resolve({ code, signal, ...out })
+    }),
+  )
+  return { child, out, exited }
+}
+
+/** Polls `check` every 10 ms until it holds; fails after `ms`. */
+export async function until(check: () => boolean, ms: number, what: string): Promise<void> {
+  const end = performance.now() + ms
+  while (!check()) {
+    if (performance.now() > end) assert.fail(`${what}: not within ${ms} ms`)
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+}
