@@ -10,11 +10,22 @@
  * @module
  */
 import { spawn } from 'node:child_process'
-import { batch, schedulers } from '../src/batch/index.js'
+import type * as BatchModule from '../src/batch/index.js'
 import type { BatchReport } from '../src/batch/index.js'
+import type * as Tasks from './lib/batch-tasks.js'
 import type { BenchCase, Benchmark, CaseResult, Probe, RunInfo } from './lib/harness.js'
 import { median } from './lib/harness.js'
-import { tiny, wait } from './lib/batch-tasks.js'
+import { compiledBatch } from './lib/batch-compiled.js'
+
+/** taskos batch as shipped (compiled JavaScript: workers start without tsx), and the task module. */
+async function load(): Promise<
+  { batch: typeof BatchModule.batch; schedulers: typeof BatchModule.schedulers } & typeof Tasks
+> {
+  const urls = await compiledBatch()
+  const b = (await import(urls.batch)) as typeof BatchModule
+  const t = (await import(urls.tasks)) as typeof Tasks
+  return { batch: b.batch, schedulers: b.schedulers, tiny: t.tiny, wait: t.wait }
+}
 
 const SLOTS = 2
 
@@ -30,6 +41,7 @@ function tinyCase(isolation: 'thread' | 'process'): BenchCase {
     quickN: 300,
     reps: 3,
     async run(n: number, probe: Probe) {
+      const { batch, schedulers, tiny } = await load()
       const individual = { i: Array.from({ length: n }, (_, i) => i) }
       probe.start()
       const report = await batch({
@@ -51,6 +63,7 @@ const shellTaskos: BenchCase = {
   quickN: 50,
   reps: 3,
   async run(n, probe) {
+    const { batch, schedulers } = await load()
     const individual = { i: Array.from({ length: n }, (_, i) => i) }
     probe.start()
     const report = await batch({
@@ -89,6 +102,7 @@ const long: BenchCase = {
   quickN: 4,
   reps: 1,
   async run(n, probe) {
+    const { batch, schedulers, wait } = await load()
     const individual = { ms: Array.from({ length: n }, () => 200) }
     probe.start()
     const report = await batch({ worker: wait, individual, scheduler: schedulers.maxWorkers(SLOTS) })

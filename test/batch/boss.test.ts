@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { availableParallelism } from 'node:os'
 import { describe, test } from 'node:test'
 import { Boss, MemoryExceededError, batch, schedulers } from '../../src/batch/index.js'
 import type { JobReport } from '../../src/batch/index.js'
@@ -213,6 +214,19 @@ describe('batch: commands and schedulers', { timeout: LIMIT }, () => {
     assert.ok(ran.every((j) => j.status === 'done'))
     assert.ok(peakOverlap(ran, (j) => Number.parseInt(j.instructions.memory as string) * MiB) <= 7 * MiB)
     assert.ok(peakOverlap(ran, () => 1) >= 2, 'jobs did run side by side')
+  })
+
+  test('batch: bind pins each slot to a CPU (taskset) and the job runs there', async () => {
+    const cpus = availableParallelism()
+    const report = await done(
+      batch({
+        worker: { command: ['grep', 'Cpus_allowed_list', '/proc/self/status'] },
+        individual: [{}, {}, {}, {}],
+        bind: true,
+        scheduler: schedulers.maxWorkers(2),
+      }),
+    )
+    for (const j of report.jobs) assert.equal(j.stdout?.split(':')[1]?.trim(), String(j.slot! % cpus), j.name)
   })
 
   test('batch: longerFirst starts the longest expected jobs first', async () => {
