@@ -28,6 +28,7 @@ import type { InstructionSet, JobSpec } from './instructions.js'
 import { expandInstructions } from './instructions.js'
 import { Journal, instructionsKey } from './journal.js'
 import type { JournalEntry } from './journal.js'
+import { LauncherRunner, findPerl } from './launcher.js'
 import { Reaper } from './reaper.js'
 import type { BatchEvent, BatchReport, BatchSummary, JobReport, JobStatus, ReportedError } from './report.js'
 import { reportError } from './report.js'
@@ -81,6 +82,12 @@ export interface BossOptions<R = unknown> extends InstructionSet {
   signals?: boolean
   /** Clock of the retry backoff (a VirtualClock in tests). @default realClock */
   clock?: Clock
+  /**
+   * How command jobs start: `'auto'` uses a small Perl helper when `perl` is on the PATH (it forks
+   * far cheaper than Node, about xargs speed, and spools output to temp files), else Node's
+   * `child_process.spawn`; `'node'` always uses `spawn` (output through pipes). @default 'auto'
+   */
+  launcher?: 'auto' | 'node'
 }
 
 /** Options of `boss.report()`. */
@@ -130,6 +137,7 @@ const OPTION_KEYS = new Set([
   'killGrace',
   'signals',
   'clock',
+  'launcher',
 ])
 
 const now = (): number => performance.timeOrigin + performance.now()
@@ -283,13 +291,15 @@ export class Boss<R = unknown> {
     if (isCommandTemplate(worker)) {
       checkTemplate(worker)
       this.#command = worker
-      this.#runner = new CommandRunner(
-        worker,
-        tailBytes,
-        killGrace,
-        new Reaper(),
-        this.#bind ? this.#cpus : undefined,
-      )
+      const launcher = options.launcher ?? 'auto'
+      if (launcher !== 'auto' && launcher !== 'node')
+        throw invalidOption('launcher', launcher, "'auto' or 'node'")
+      const perl = launcher === 'auto' ? findPerl() : null
+      const bindCpus = this.#bind ? this.#cpus : undefined
+      this.#runner =
+        perl === null
+          ? new CommandRunner(worker, tailBytes, killGrace, new Reaper(), bindCpus)
+          : new LauncherRunner(perl, worker, tailBytes, killGrace, bindCpus)
     } else if (isTaskFunction(worker)) {
       this.#runner = new FunctionRunner(worker, slots, isolation, killGrace)
     } else {

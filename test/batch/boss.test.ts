@@ -164,35 +164,42 @@ describe('batch: task functions', { timeout: LIMIT }, () => {
 })
 
 describe('batch: commands and schedulers', { timeout: LIMIT }, () => {
-  test('batch: commands report exit code, signal, stdout/stderr tails and peak RSS', async () => {
-    const report = await done(
-      batch({
-        worker: { command: 'echo "out {x}"; echo "err {x}" >&2; [ {x} = kill ] && kill -9 $$; exit {code}' },
-        individual: { x: ['a', 'b', 'kill'], code: [0, 4, 0] },
-        tailBytes: 64,
-        scheduler: schedulers.maxWorkers(2),
-      }),
-    )
-    const [a, b, k] = report.jobs as [JobReport, JobReport, JobReport]
-    assert.deepEqual([a.status, a.exitCode, a.stdout, a.stderr], ['done', 0, 'out a\n', 'err a\n'])
-    assert.deepEqual([b.status, b.exitCode], ['failed', 4])
-    assert.match(b.error!.message, /exited with code 4: err b/)
-    assert.deepEqual([k.status, k.signal], ['crashed', 'SIGKILL'])
-    const slow = await done(
-      batch({ worker: { command: ['sleep', '0.3'] }, individual: [{}], sampleInterval: 20 }),
-    )
-    assert.ok(slow.jobs[0]!.peakRssBytes! > 0, 'a running command is sampled')
-    const missing = await done(
-      batch({
-        worker: { command: ['/no/such/program'] },
-        individual: [{}],
-        retries: 3,
-        backoff: { initial: 1 },
-      }),
-    )
-    assert.equal(missing.jobs[0]!.status, 'failed')
-    assert.equal(missing.jobs[0]!.attempt, 1, 'a program that cannot start is not retried')
-  })
+  for (const launcher of ['auto', 'node'] as const) {
+    test(`batch: commands report exit code, signal, stdout/stderr tails and peak RSS (launcher ${launcher})`, async () => {
+      const report = await done(
+        batch({
+          worker: {
+            command: 'echo "out {x}"; echo "err {x}" >&2; [ {x} = kill ] && kill -9 $$; exit {code}',
+          },
+          individual: { x: ['a', 'b', 'kill'], code: [0, 4, 0] },
+          tailBytes: 64,
+          launcher,
+          scheduler: schedulers.maxWorkers(2),
+        }),
+      )
+      const [a, b, k] = report.jobs as [JobReport, JobReport, JobReport]
+      assert.deepEqual([a.status, a.exitCode, a.stdout, a.stderr], ['done', 0, 'out a\n', 'err a\n'])
+      assert.deepEqual([b.status, b.exitCode], ['failed', 4])
+      assert.match(b.error!.message, /exited with code 4: err b/)
+      assert.deepEqual([k.status, k.signal], ['crashed', 'SIGKILL'])
+      const slow = await done(
+        batch({ worker: { command: ['sleep', '0.3'] }, individual: [{}], sampleInterval: 20, launcher }),
+      )
+      assert.ok(slow.jobs[0]!.peakRssBytes! > 0, 'a running command is sampled')
+      const missing = await done(
+        batch({
+          worker: { command: ['/no/such/program'] },
+          individual: [{}],
+          retries: 3,
+          backoff: { initial: 1 },
+          launcher,
+        }),
+      )
+      assert.equal(missing.jobs[0]!.status, 'failed')
+      assert.equal(missing.jobs[0]!.attempt, 1, 'a program that cannot start is not retried')
+      assert.match(missing.jobs[0]!.error!.message, /cannot run .*no\/such\/program/)
+    })
+  }
 
   test('batch: maxMemory is never exceeded (from recorded start/end) and an impossible job fails at once', async () => {
     const MiB = 1024 * 1024
