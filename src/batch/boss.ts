@@ -140,6 +140,9 @@ const OPTION_KEYS = new Set([
   'launcher',
 ])
 
+/** How many pending jobs (from the head) a scheduler sees at each decision. */
+const LOOKAHEAD = 1024
+
 const now = (): number => performance.timeOrigin + performance.now()
 
 /** @internal one job's live state. */
@@ -163,6 +166,8 @@ class JobState implements PendingJob {
   /** In the pending list and not yet launched. */
   queued = false
   launching = false
+  /** The scheduler's priority (higher first), fixed when queued. */
+  priority = 0
   constructor(
     readonly spec: JobSpec,
     readonly key: string,
@@ -218,6 +223,8 @@ export class Boss<R = unknown> {
   readonly #names = new Set<string>()
   /** Pending jobs, in submission order. */
   #pending: JobState[] = []
+  /** Jobs before this index have left the pending list. */
+  #head = 0
   #pendingLocked = 0
   readonly #delayed = new Map<JobState, TimerHandle>()
   readonly #slots: (JobState | undefined)[]
@@ -342,6 +349,7 @@ export class Boss<R = unknown> {
     const specs = expandInstructions(instructions, this.#jobs.length, this.#names)
     if (this.#command !== undefined)
       for (const s of specs) expandCommand(this.#command, s.instructions, s.name)
+    const fresh: JobState[] = []
     for (const spec of specs) {
       const state = new JobState(spec, this.#journal === undefined ? '' : instructionsKey(spec.instructions))
       this.#jobs.push(state)
@@ -352,12 +360,9 @@ export class Boss<R = unknown> {
       else if (rejected !== undefined) {
         state.error = reportError(new TaskosError('ERR_INVALID_OPTION', `invalid option memory: ${rejected}`))
         this.#final(state, 'failed')
-      } else {
-        state.queued = true
-        this.#pending.push(state)
-        if (spec.resources.length > 0) this.#pendingLocked++
-      }
+      } else fresh.push(state)
     }
+    this.#enqueue(fresh)
     this.#schedulePump()
     return specs.map((s) => s.name)
   }
@@ -406,8 +411,9 @@ export class Boss<R = unknown> {
       this.#delayed.delete(state)
       this.#cancelPending(state)
     }
-    for (const state of this.#pending) this.#cancelPending(state)
+    for (let i = this.#head; i < this.#pending.length; i++) this.#cancelPending(this.#pending[i]!)
     this.#pending = []
+    this.#head = 0
     this.#pendingLocked = 0
     this.#schedulePump()
     return this.#done
@@ -476,18 +482,40 @@ export class Boss<R = unknown> {
     })
   }
 
+  /** Adds jobs to the pending list, kept in the scheduler's priority order (then submission order). */
+  #enqueue(states: readonly JobState[]): void {
+    if (states.length === 0) return
+    const scheduler = this.#scheduler
+    let sorted = true
+    for (const st of states) {
+      st.queued = true
+      st.priority = scheduler.priority?.(st.spec) ?? 0
+      if (st.spec.resources.length > 0) this.#pendingLocked++
+      const last = this.#pending.length > this.#head ? this.#pending[this.#pending.length - 1]! : undefined
+      if (last !== undefined && byPriority(last, st) > 0) sorted = false
+      this.#pending.push(st)
+    }
+    if (!sorted) {
+      this.#pending = this.#pending.slice(this.#head).sort(byPriority)
+      this.#head = 0
+    }
+  }
+
   #pump(): void {
+    const pending = this.#pending
     if (
       !this.#paused &&
       this.#stopping === false &&
-      this.#pending.length > 0 &&
+      pending.length > this.#head &&
       this.#running < this.#slots.length
     ) {
       const freeSlots = this.#slots.length - this.#running
+      // the scheduler sees a window of the head of the pending list (bounded work per launch)
+      const window = pending.slice(this.#head, this.#head + LOOKAHEAD)
       const candidates =
         this.#pendingLocked === 0 && this.#held.size === 0
-          ? this.#pending
-          : this.#pending.filter((p) => !p.spec.resources.some((r) => this.#held.has(r)))
+          ? window
+          : window.filter((p) => !p.spec.resources.some((r) => this.#held.has(r)))
       const running = this.#slots
         .filter((s): s is JobState => s !== undefined)
         .map((s) => ({ spec: s.spec, slot: s.slot! }))
@@ -501,22 +529,27 @@ export class Boss<R = unknown> {
         for (const a of admitted) a.launching = true
         let maxIndex = -1
         for (const a of admitted) maxIndex = Math.max(maxIndex, a.spec.index)
-        // launched jobs sit near the head: scan only up to the last of them
-        const pending = this.#pending
+        // launched jobs sit near the head: scan only up to the last of them, then close the gap by
+        // moving the jobs passed over forward (the head index moves; nothing shifts the whole list)
+        const kept: JobState[] = []
         let found = 0
-        let kept = 0
-        let i = 0
+        let i = this.#head
         for (; i < pending.length && found < admitted.length; i++) {
           const p = pending[i]!
-          if (p.launching) {
-            found++
-            continue
+          if (p.launching) found++
+          else {
+            if (p.spec.index < maxIndex) p.bypassed++
+            kept.push(p)
           }
-          if (p.spec.index < maxIndex) p.bypassed++
-          pending[kept++] = p
         }
-        if (kept < i) pending.splice(kept, i - kept)
+        this.#head = i - kept.length
+        for (let k = 0; k < kept.length; k++) pending[this.#head + k] = kept[k]!
+        if (this.#head > 4096 && this.#head * 2 > pending.length) {
+          this.#pending = pending.slice(this.#head)
+          this.#head = 0
+        }
         for (const a of admitted) {
+          a.launching = false
           if (a.spec.resources.length > 0) this.#pendingLocked--
           this.#launch(a)
         }
@@ -658,9 +691,7 @@ export class Boss<R = unknown> {
         this.#clock.setTimer(delayMs, () => {
           this.#delayed.delete(state)
           if (this.#stopping !== false) return
-          state.queued = true
-          insertByIndex(this.#pending, state)
-          if (state.spec.resources.length > 0) this.#pendingLocked++
+          this.#enqueue([state])
           this.#schedulePump()
         }),
       )
@@ -717,7 +748,7 @@ export class Boss<R = unknown> {
 
   #maybeFinish(): void {
     if (this.#finished || this.#finishing || !this.#ended || this.#running > 0) return
-    if (this.#stopping === false && (this.#pending.length > 0 || this.#delayed.size > 0)) return
+    if (this.#stopping === false && (this.#pending.length > this.#head || this.#delayed.size > 0)) return
     this.#finishing = true
     if (this.#signalHandler !== undefined) {
       process.off('SIGINT', this.#signalHandler)
@@ -737,15 +768,9 @@ export class Boss<R = unknown> {
   }
 }
 
-function insertByIndex(list: JobState[], state: JobState): void {
-  let lo = 0
-  let hi = list.length
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1
-    if (list[mid]!.spec.index < state.spec.index) lo = mid + 1
-    else hi = mid
-  }
-  list.splice(lo, 0, state)
+/** Pending order: higher priority first, then submission order. */
+function byPriority(a: JobState, b: JobState): number {
+  return b.priority - a.priority || a.spec.index - b.spec.index
 }
 
 function toError(e: unknown): Error {

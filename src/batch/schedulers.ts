@@ -51,6 +51,11 @@ export interface Scheduler {
     resources: SchedulerResources,
   ): readonly PendingJob[]
   reject?(job: JobSpec): string | undefined
+  /**
+   * The boss keeps pending jobs in this order (higher first, then submission order), and shows a
+   * scheduler the first 1,024 of them at a time. @default every job 0: submission order
+   */
+  priority?(job: JobSpec): number
 }
 
 /** A user scheduler: `launchable` is required; `maxWorkers` defaults to `os.availableParallelism()`. */
@@ -58,6 +63,7 @@ export interface CustomScheduler {
   readonly maxWorkers?: number
   launchable: Scheduler['launchable']
   reject?: Scheduler['reject']
+  priority?: Scheduler['priority']
 }
 
 function checkWorkers(n: unknown, key: string): number {
@@ -159,6 +165,7 @@ export function longerFirst(inner: Scheduler | CustomScheduler = maxWorkers()): 
       return s.launchable(sorted, running, resources)
     },
     ...(s.reject === undefined ? {} : { reject: s.reject.bind(s) }),
+    priority: (job: JobSpec) => job.expectedTime,
   })
 }
 
@@ -174,6 +181,8 @@ export function toScheduler(s: Scheduler | CustomScheduler | undefined, key = 's
   const reject = s.reject === undefined ? undefined : (job: JobSpec): string | undefined => s.reject?.(job)
   if (s.reject !== undefined && typeof s.reject !== 'function')
     throw invalidOption(`${key}.reject`, (s as { reject?: unknown }).reject, 'a function')
+  if (s.priority !== undefined && typeof s.priority !== 'function')
+    throw invalidOption(`${key}.priority`, (s as { priority?: unknown }).priority, 'a function')
   const max = checkWorkers(s.maxWorkers ?? availableParallelism(), `${key}.maxWorkers`)
   if (s.maxWorkers === max) return s as Scheduler
   return Object.freeze({

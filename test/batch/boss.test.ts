@@ -5,7 +5,7 @@ import { Boss, MemoryExceededError, batch, schedulers } from '../../src/batch/in
 import type { JobReport } from '../../src/batch/index.js'
 import { VirtualClock } from '../../src/kernel/index.js'
 import { shared } from '../../src/pool/index.js'
-import { act, bump, double, hog, sleep } from '../fixtures/batch-tasks.js'
+import { act, bump, double, hog, noop, sleep } from '../fixtures/batch-tasks.js'
 import { LIMIT, done, job, peakOverlap, throwsCode, within } from './helpers.js'
 
 describe('batch: task functions', { timeout: LIMIT }, () => {
@@ -113,6 +113,26 @@ describe('batch: task functions', { timeout: LIMIT }, () => {
     )
     assert.equal(job(report, 'job-1').result, 'ok at 3')
     assert.equal(job(report, 'job-2').error?.name, 'UnrecoverableError')
+  })
+
+  test('batch: longerFirst over 3,000 jobs starts them in expectedTime order (the pending list stays sorted)', async () => {
+    const n = 3000
+    const expected = Array.from({ length: n }, (_, i) => (i * 7919) % 1000)
+    const report = await done(
+      batch({
+        worker: noop,
+        isolation: 'thread',
+        individual: { i: expected.map((_, i) => i), expectedTime: expected },
+        scheduler: schedulers.longerFirst(schedulers.maxWorkers(1)),
+      }),
+    )
+    const order = [...report.jobs]
+      .sort((a, b) => a.start! - b.start!)
+      .map((j) => j.instructions.expectedTime as number)
+    assert.deepEqual(
+      order,
+      [...expected].sort((a, b) => b - a),
+    )
   })
 
   test('batch: shared arrays in common reach thread workers without copies', async () => {
