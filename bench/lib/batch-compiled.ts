@@ -23,6 +23,23 @@ export const wait = defineTask(import.meta.url, async function wait(_t, ins) {
 })
 `
 
+/** Runs one measured batch in a plain node process (no tsx anywhere), prints { ms, cpuMs, done }. */
+const CHILD = `import { batch, schedulers } from './batch/index.js'
+import { tiny, wait } from './bench-tasks.js'
+const [kind, nText, isolation] = process.argv.slice(2)
+const n = Number(nText)
+const options =
+  kind === 'tiny' ? { worker: tiny, isolation, individual: { i: Array.from({ length: n }, (_, i) => i) } }
+  : kind === 'shell' ? { worker: { command: ['true'] }, individual: { i: Array.from({ length: n }, (_, i) => i) } }
+  : { worker: wait, isolation, individual: { ms: Array.from({ length: n }, () => 200) } }
+const cpu0 = process.cpuUsage()
+const t0 = performance.now()
+const report = await batch({ ...options, scheduler: schedulers.maxWorkers(2) })
+const ms = performance.now() - t0
+const cpu = process.cpuUsage(cpu0)
+console.log(JSON.stringify({ ms, cpuMs: (cpu.user + cpu.system) / 1000, done: report.summary.done }))
+`
+
 function sources(): string[] {
   const files: string[] = []
   for (const part of PARTS)
@@ -32,7 +49,7 @@ function sources(): string[] {
 }
 
 /** File URLs of the compiled `batch/index.js` and `bench-tasks.js` (built once per source version). */
-export async function compiledBatch(): Promise<{ batch: string; tasks: string }> {
+export async function compiledBatch(): Promise<{ batch: string; tasks: string; child: string }> {
   const files = sources()
   const hash = createHash('sha256')
   for (const f of files)
@@ -41,7 +58,7 @@ export async function compiledBatch(): Promise<{ batch: string; tasks: string }>
       .update('\0')
       .update(readFileSync(join(SRC, f)))
       .update('\0')
-  hash.update(TASKS)
+  hash.update(TASKS).update(CHILD)
   const out = join(tmpdir(), `taskos-bench-batch-js-${hash.digest('hex').slice(0, 16)}`)
   if (!existsSync(join(out, 'bench-tasks.js'))) {
     const ts = (await import('typescript')).default
@@ -61,6 +78,7 @@ export async function compiledBatch(): Promise<{ batch: string; tasks: string }>
       writeFileSync(dest, outputText)
     }
     writeFileSync(join(staging, 'bench-tasks.js'), TASKS)
+    writeFileSync(join(staging, 'bench-child.js'), CHILD)
     writeFileSync(join(staging, 'package.json'), '{ "type": "module" }\n')
     try {
       renameSync(staging, out)
@@ -71,5 +89,6 @@ export async function compiledBatch(): Promise<{ batch: string; tasks: string }>
   return {
     batch: pathToFileURL(join(out, 'batch', 'index.js')).href,
     tasks: pathToFileURL(join(out, 'bench-tasks.js')).href,
+    child: join(out, 'bench-child.js'),
   }
 }

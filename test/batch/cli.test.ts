@@ -230,6 +230,27 @@ describe('batch journal', { timeout: LIMIT }, () => {
     assert.equal(counts.size, 16, 'every job ran')
   })
 
+  test('journal: worker processes of a SIGKILLed batch die with it', async () => {
+    const tasks = fileURLToPath(new URL('../fixtures/batch-tasks.ts', import.meta.url))
+    const pidFile = join(dir, 'worker-pids')
+    const f = file(
+      'workers.yaml',
+      `worker: { module: ${tasks}, export: pidThenSleep }\ncommon: { file: ${pidFile}, ms: 30000 }\nindividual: [{}, {}, {}]\nscheduler: { maxWorkers: 2 }\n`,
+    )
+    const lines = (): number[] =>
+      existsSync(pidFile)
+        ? readFileSync(pidFile, 'utf8')
+            .split('\n')
+            .filter((l) => l !== '')
+            .map(Number)
+        : []
+    const run = await startCli(['batch', f])
+    await until(() => lines().length >= 2, 20_000, 'two workers running a job')
+    run.child.kill('SIGKILL')
+    await run.exited
+    await gone(lines(), 5000)
+  })
+
   test('signals: the first SIGINT drains (report still written), the second kills running jobs', async () => {
     const started = join(dir, 'started.log')
     const count = (): number =>
