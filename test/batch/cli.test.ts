@@ -129,6 +129,24 @@ describe('batch cli', { timeout: LIMIT, concurrency: 2 }, () => {
     assert.equal(existsSync(marker), false)
   })
 
+  test('cli: the example batch file runs, longest first, and its dry run quotes each command', async () => {
+    const plan = await cli(['batch', 'examples/batch-thumbnails.yaml', '--dry-run'])
+    assert.equal(plan.code, 0, plan.stderr)
+    assert.match(
+      plan.stdout,
+      /plan: 3 jobs, scheduler maxMemory\(1 GiB, 2 workers\), longest first, 1 retries/,
+    )
+    assert.match(
+      plan.stdout,
+      /job-3 \[memory 64MiB, expected 3 s\]: sh -c .* 'my holiday\.png' 'my holiday-small\.png' 85/,
+    )
+    const report = join(dir, 'example-report.json')
+    const r = await cli(['batch', 'examples/batch-thumbnails.yaml', '--report', report])
+    assert.equal(r.code, 0, r.stderr)
+    const rep = readReport(report)
+    assert.equal(rep.jobs[2]!.stdout, 'my holiday.png -> my holiday-small.png (quality 85)\n')
+  })
+
   test('cli: --dry-run shows the plan with quoted command lines and runs nothing', async () => {
     const marker = join(dir, 'dry-marker')
     const f = file(
