@@ -191,14 +191,14 @@ function showProgress(boss: Boss, out: BatchOutput): () => void {
     const bar = new cliProgress.SingleBar(
       {
         format:
-          '{bar} {value}/{total} | done {done} failed {failed} running {running} | {rate}/s | ETA {eta_formatted}',
+          '{bar} {value}/{total} | done {done} failed {failed} running {running} | {rate}/s | ETA {etaText}',
         hideCursor: true,
         clearOnComplete: false,
       },
       cliProgress.Presets.shades_classic,
     )
     const s = boss.stats()
-    bar.start(s.total, 0, { done: 0, failed: 0, running: 0, rate: '0' })
+    bar.start(s.total, 0, { done: 0, failed: 0, running: 0, rate: '0', etaText: '?' })
     const update = (): void => {
       const x = boss.stats()
       const finished = x.done + x.failed + x.crashed + x.cancelled + x.skipped
@@ -209,6 +209,7 @@ function showProgress(boss: Boss, out: BatchOutput): () => void {
         failed: x.failed + x.crashed,
         running: x.running,
         rate: rate.toFixed(1),
+        etaText: finished === 0 ? '?' : formatEta((x.total - finished) / rate),
       })
     }
     const offs = [
@@ -241,6 +242,16 @@ function showProgress(boss: Boss, out: BatchOutput): () => void {
   return () => {
     for (const off of offs) off()
   }
+}
+
+function formatEta(seconds: number): string {
+  if (!Number.isFinite(seconds)) return '?'
+  const s = Math.round(seconds)
+  return s < 60
+    ? `${s}s`
+    : s < 3600
+      ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`
+      : `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`
 }
 
 function describeJob(j: JobReport): string {

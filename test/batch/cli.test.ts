@@ -1,5 +1,6 @@
 // `taskos batch FILE` end to end, and the journal across a SIGKILLed batch process.
 import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -8,7 +9,7 @@ import { fileURLToPath } from 'node:url'
 import type { BatchReport } from '../../src/batch/index.js'
 import { batch, schedulers } from '../../src/batch/index.js'
 import { act } from '../fixtures/batch-tasks.js'
-import { runTsx } from '../fixtures/run-tsx.js'
+import { ROOT, runTsx } from '../fixtures/run-tsx.js'
 import { LIMIT, done, gone, startCli, until } from './helpers.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'taskos-batch-'))
@@ -39,6 +40,25 @@ describe('batch cli', { timeout: LIMIT, concurrency: 2 }, () => {
       ['hi ann\n', 'hi bob\n'],
     )
     assert.equal(rep.summary.ok, true)
+  })
+
+  test('cli: on a terminal, a live bar shows done, failed, running, rate and ETA', async (t) => {
+    if (spawnSync('script', ['--version']).status !== 0)
+      return t.skip('no script(1) to give the command a terminal')
+    const f = file(
+      'tty.yaml',
+      "worker: { command: [sleep, '0.05'] }\nindividual: { i: [1, 2, 3, 4] }\nscheduler: { maxWorkers: 2 }\n",
+    )
+    const command = `${process.execPath} --import tsx src/cli/main.ts batch ${f}`
+    const r = spawnSync('script', ['-qec', command, '/dev/null'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 30_000,
+    })
+    assert.equal(r.status, 0, r.stderr)
+    assert.match(r.stdout, /█+ 4\/4 \| done 4 failed 0 running 0 \| [\d.]+\/s \| ETA 0s/)
+    assert.doesNotMatch(r.stdout, /\[1\/4\]/, 'no plain lines on a terminal')
+    assert.match(r.stdout, /ok: every job succeeded/)
   })
 
   test('cli: a failing job makes exit code 1 and is listed; flags override the file (retries, workers)', async () => {
