@@ -11,191 +11,46 @@
  * ones are cancelled; `stop({ now: true })` also cancels running jobs (commands get SIGTERM, then
  * SIGKILL after `killGrace`; worker processes are terminated after the same grace).
  *
- * This file is long (≈500 lines) because the state machine is one unit: splitting it would scatter
- * the invariants across files.
+ * Options and their validation live in boss-options.ts, a job's state in job-state.ts; this file is
+ * the state machine (≈500 lines: one unit, splitting it further would scatter its invariants).
  * @module
  */
 import { availableParallelism } from 'node:os'
-import { CancelledError, Emitter, TaskosError, realClock } from '../kernel/index.js'
+import { CancelledError, Emitter, TaskosError } from '../kernel/index.js'
 import type { Clock, Listener, TimerHandle } from '../kernel/index.js'
-import { invalidOption } from '../kernel/errors.js'
-import { isTaskFunction } from '../pool/index.js'
-import type { TaskFunction } from '../pool/index.js'
+import { resolveOptions } from './boss-options.js'
+import type {
+  BackoffOptions,
+  BeforeJobHook,
+  BossOptions,
+  BossStats,
+  ReportOptions,
+  ResolvedOptions,
+  StopOptions,
+} from './boss-options.js'
 import type { CommandTemplate } from './command.js'
-import { checkTemplate, expandCommand, isCommandTemplate } from './command.js'
+import { expandCommand } from './command.js'
 import { MemoryExceededError, isUnrecoverable } from './errors.js'
-import type { InstructionSet, JobSpec } from './instructions.js'
+import type { InstructionSet } from './instructions.js'
 import { expandInstructions } from './instructions.js'
+import { JobState, byPriority, now } from './job-state.js'
 import { Journal, instructionsKey } from './journal.js'
 import type { JournalEntry } from './journal.js'
 import { LauncherRunner, findPerl } from './launcher.js'
 import { Reaper } from './reaper.js'
-import type { BatchEvent, BatchReport, BatchSummary, JobReport, JobStatus, ReportedError } from './report.js'
+import type { BatchEvent, BatchReport, BatchSummary, JobStatus } from './report.js'
 import { reportError } from './report.js'
 import { peakRss, pinToCpu, resetPeakRss } from './rss.js'
 import type { JobInfo, RunEnd, RunHandle, Runner } from './runners.js'
 import { CommandRunner, FunctionRunner } from './runners.js'
-import type { CustomScheduler, PendingJob, Scheduler } from './schedulers.js'
-import { admit, toScheduler } from './schedulers.js'
+import type { PendingJob, Scheduler } from './schedulers.js'
+import { admit } from './schedulers.js'
 import { formatSize } from './size.js'
 
-/** A callback run (in the boss's process) before each job starts; a throw fails the job. */
-export type BeforeJobHook = (job: JobInfo, slot: number) => void | Promise<void>
-
-/** Retry delays: `initial · factor^(attempt-1)`, at most `max` (ms). */
-export interface BackoffOptions {
-  /** @default 1000 */
-  initial?: number
-  /** @default 2 */
-  factor?: number
-  /** @default 30000 */
-  max?: number
-}
-
-/** Options of `new Boss()` and `batch()`; `common` and `individual` add a first set of jobs. */
-export interface BossOptions<R = unknown> extends InstructionSet {
-  /** A task function (`defineTask`) called as `(t, instructions, job)`, or a command template. */
-  worker: TaskFunction<never[], R> | CommandTemplate
-  /** Which pending jobs start when. @default schedulers.maxWorkers() (os.availableParallelism()) */
-  scheduler?: Scheduler | CustomScheduler
-  /** Task-function workers: processes (crash and memory isolation, RSS measured) or threads (shared memory). @default 'process' */
-  isolation?: 'thread' | 'process'
-  /** Pin slot i to CPU `i % cpus` (taskset; processes and commands). @default false */
-  bind?: boolean
-  /** Extra attempts for a failed or crashed job (not for UnrecoverableError). @default 0 */
-  retries?: number
-  /** Delays between attempts. @default { initial: 1000, factor: 2, max: 30000 } */
-  backoff?: BackoffOptions
-  /** Path of a journal file: finished jobs are appended; jobs it records as done are skipped. @default none */
-  journal?: string
-  /** Callbacks before each job (taylorism's scheduler_hooks). @default none */
-  beforeJob?: BeforeJobHook | readonly BeforeJobHook[]
-  /** A job measured over its declared `memory`: ignore, warn (event and report note) or fail (kill it). @default 'warn' */
-  memoryPolicy?: 'ignore' | 'warn' | 'fail'
-  /** How often running processes' RSS is sampled (ms). @default 100 */
-  sampleInterval?: number
-  /** How much of a command's stdout and stderr the report keeps (bytes, the end). @default 4096 */
-  tailBytes?: number
-  /** After a forced stop, how long (ms) a job gets before it is killed. @default 2000 */
-  killGrace?: number
-  /** Handle SIGINT/SIGTERM: the first drains (stop), the second kills (stop now). @default false */
-  signals?: boolean
-  /** Clock of the retry backoff (a VirtualClock in tests). @default realClock */
-  clock?: Clock
-  /**
-   * How command jobs start: `'auto'` uses a small Perl helper when `perl` is on the PATH (it forks
-   * far cheaper than Node, about xargs speed, and spools output to temp files), else Node's
-   * `child_process.spawn`; `'node'` always uses `spawn` (output through pipes). @default 'auto'
-   */
-  launcher?: 'auto' | 'node'
-}
-
-/** Options of `boss.report()`. */
-export interface ReportOptions {
-  /** Accepted for taylorism users; every report before the end is interim. @default true */
-  interim?: boolean
-}
-
-/** Options of `boss.stop()`. */
-export interface StopOptions {
-  /** Also cancel running jobs (instead of letting them finish). @default false */
-  now?: boolean
-}
-
-/** A snapshot of a boss's counters; plain and JSON-safe. */
-export interface BossStats extends BatchSummary {
-  readonly slots: number
-  readonly paused: boolean
-  readonly ended: boolean
-  readonly stopping: false | 'drain' | 'now'
-}
-
-const DEFAULTS = Object.freeze({
-  isolation: 'process' as const,
-  retries: 0,
-  backoff: Object.freeze({ initial: 1000, factor: 2, max: 30_000 }),
-  memoryPolicy: 'warn' as const,
-  sampleInterval: 100,
-  tailBytes: 4096,
-  killGrace: 2000,
-})
-
-const OPTION_KEYS = new Set([
-  'worker',
-  'common',
-  'individual',
-  'scheduler',
-  'isolation',
-  'bind',
-  'retries',
-  'backoff',
-  'journal',
-  'beforeJob',
-  'memoryPolicy',
-  'sampleInterval',
-  'tailBytes',
-  'killGrace',
-  'signals',
-  'clock',
-  'launcher',
-])
+export type { BackoffOptions, BeforeJobHook, BossOptions, BossStats, ReportOptions, StopOptions }
 
 /** How many pending jobs (from the head) a scheduler sees at each decision. */
 const LOOKAHEAD = 1024
-
-const now = (): number => performance.timeOrigin + performance.now()
-
-/** @internal one job's live state. */
-class JobState implements PendingJob {
-  attempt = 1
-  bypassed = 0
-  status: JobStatus = 'pending'
-  start: number | undefined
-  end: number | undefined
-  value: unknown
-  error: ReportedError | undefined
-  exitCode: number | undefined
-  signal: string | undefined
-  stdout: string | undefined
-  stderr: string | undefined
-  peak: number | undefined
-  slot: number | undefined
-  warnings: string[] | undefined
-  handle: RunHandle | undefined
-  overMemory: MemoryExceededError | undefined
-  /** In the pending list and not yet launched. */
-  queued = false
-  launching = false
-  /** The scheduler's priority (higher first), fixed when queued. */
-  priority = 0
-  constructor(
-    readonly spec: JobSpec,
-    readonly key: string,
-  ) {}
-
-  report(): JobReport {
-    const r: Record<string, unknown> = {
-      name: this.spec.name,
-      index: this.spec.index,
-      instructions: this.spec.instructions,
-      status: this.status,
-      attempt: this.attempt,
-    }
-    if (this.start !== undefined) r.start = this.start
-    if (this.end !== undefined) r.end = this.end
-    if (this.start !== undefined && this.end !== undefined) r.durationMs = this.end - this.start
-    if (this.value !== undefined) r.result = this.value
-    if (this.error !== undefined) r.error = this.error
-    if (this.exitCode !== undefined) r.exitCode = this.exitCode
-    if (this.signal !== undefined) r.signal = this.signal
-    if (this.stdout !== undefined) r.stdout = this.stdout
-    if (this.stderr !== undefined) r.stderr = this.stderr
-    if (this.peak !== undefined) r.peakRssBytes = this.peak
-    if (this.slot !== undefined) r.slot = this.slot
-    if (this.warnings !== undefined) r.warnings = [...this.warnings]
-    return r as unknown as JobReport
-  }
-}
 
 /**
  * The boss of a batch: give it instructions (`add`, any time until `end`), it runs them on workers
@@ -210,7 +65,7 @@ class JobState implements PendingJob {
 export class Boss<R = unknown> {
   readonly #scheduler: Scheduler
   readonly #runner: Runner
-  readonly #opts: Required<Pick<BossOptions, 'retries' | 'memoryPolicy' | 'sampleInterval' | 'killGrace'>>
+  readonly #opts: ResolvedOptions
   readonly #backoff: Required<BackoffOptions>
   readonly #hooks: readonly BeforeJobHook[]
   readonly #clock: Clock
@@ -249,82 +104,37 @@ export class Boss<R = unknown> {
   readonly #cpus = availableParallelism()
 
   constructor(options: BossOptions<R>) {
-    if (typeof options !== 'object' || options === null) throw invalidOption('options', options, 'an object')
-    for (const key of Object.keys(options))
-      if (!OPTION_KEYS.has(key))
-        throw invalidOption(key, (options as unknown as Record<string, unknown>)[key], 'a known option')
-    this.#scheduler = toScheduler(options.scheduler)
-    const isolation = options.isolation ?? DEFAULTS.isolation
-    if (isolation !== 'thread' && isolation !== 'process')
-      throw invalidOption('isolation', isolation, "'thread' or 'process'")
-    const retries = options.retries ?? DEFAULTS.retries
-    if (!Number.isSafeInteger(retries) || retries < 0)
-      throw invalidOption('retries', retries, 'an integer >= 0')
-    const b = options.backoff ?? {}
-    this.#backoff = { ...DEFAULTS.backoff, ...b }
-    for (const k of ['initial', 'factor', 'max'] as const)
-      if (!(typeof this.#backoff[k] === 'number' && this.#backoff[k] >= 0))
-        throw invalidOption(`backoff.${k}`, this.#backoff[k], 'a number >= 0')
-    const memoryPolicy = options.memoryPolicy ?? DEFAULTS.memoryPolicy
-    if (!['ignore', 'warn', 'fail'].includes(memoryPolicy))
-      throw invalidOption('memoryPolicy', memoryPolicy, "'ignore', 'warn' or 'fail'")
-    const sampleInterval = options.sampleInterval ?? DEFAULTS.sampleInterval
-    if (!(sampleInterval >= 1)) throw invalidOption('sampleInterval', sampleInterval, 'a number of ms >= 1')
-    const tailBytes = options.tailBytes ?? DEFAULTS.tailBytes
-    if (!Number.isSafeInteger(tailBytes) || tailBytes < 0)
-      throw invalidOption('tailBytes', tailBytes, 'an integer >= 0')
-    const killGrace = options.killGrace ?? DEFAULTS.killGrace
-    if (!(killGrace >= 0)) throw invalidOption('killGrace', killGrace, 'a number of ms >= 0')
-    if (options.bind !== undefined && typeof options.bind !== 'boolean')
-      throw invalidOption('bind', options.bind, 'a boolean')
-    this.#bind = options.bind === true
-    if (this.#bind && isolation === 'thread' && !isCommandTemplate(options.worker))
-      throw invalidOption('bind', true, "isolation 'process' (threads cannot be pinned to a CPU)")
-    const hooks =
-      options.beforeJob === undefined
-        ? []
-        : typeof options.beforeJob === 'function'
-          ? [options.beforeJob]
-          : options.beforeJob
-    if (!Array.isArray(hooks) || hooks.some((h) => typeof h !== 'function'))
-      throw invalidOption('beforeJob', options.beforeJob, 'a function or an array of functions')
-    this.#hooks = hooks as BeforeJobHook[]
-    this.#clock = options.clock ?? realClock
-    this.#opts = { retries, memoryPolicy, sampleInterval, killGrace }
+    const o = resolveOptions(options)
+    // every first job is checked before anything is created (journal file, signal handlers)
+    const initial =
+      options.common !== undefined || options.individual !== undefined
+        ? { common: options.common ?? {}, individual: options.individual ?? [] }
+        : undefined
+    if (initial !== undefined) {
+      const specs = expandInstructions(initial)
+      if (o.command !== undefined) for (const s of specs) expandCommand(o.command, s.instructions, s.name)
+    }
+    this.#scheduler = o.scheduler
+    this.#backoff = o.backoff
+    this.#hooks = o.hooks
+    this.#clock = o.clock
+    this.#bind = o.bind
+    this.#command = o.command
+    this.#opts = o
     const slots = this.#scheduler.maxWorkers
     this.#slots = new Array<JobState | undefined>(slots).fill(undefined)
     this.#lastPid = new Array<number | undefined>(slots).fill(undefined)
-    const worker = options.worker as unknown
-    if (isCommandTemplate(worker)) {
-      checkTemplate(worker)
-      this.#command = worker
-      const launcher = options.launcher ?? 'auto'
-      if (launcher !== 'auto' && launcher !== 'node')
-        throw invalidOption('launcher', launcher, "'auto' or 'node'")
-      const perl = launcher === 'auto' ? findPerl() : null
-      const bindCpus = this.#bind ? this.#cpus : undefined
+    const bindCpus = this.#bind ? this.#cpus : undefined
+    if (o.command !== undefined) {
+      const perl = o.launcher === 'auto' ? findPerl() : null
       this.#runner =
         perl === null
-          ? new CommandRunner(worker, tailBytes, killGrace, new Reaper(), bindCpus)
-          : new LauncherRunner(perl, worker, tailBytes, killGrace, bindCpus)
-    } else if (isTaskFunction(worker)) {
-      this.#runner = new FunctionRunner(worker, slots, isolation, killGrace)
-    } else {
-      throw invalidOption(
-        'worker',
-        worker,
-        'a task function made by defineTask, or a command template { command }',
-      )
-    }
-    if (options.journal !== undefined && (typeof options.journal !== 'string' || options.journal === ''))
-      throw invalidOption('journal', options.journal, 'a file path')
+          ? new CommandRunner(o.command, o.tailBytes, o.killGrace, new Reaper(), bindCpus)
+          : new LauncherRunner(perl, o.command, o.tailBytes, o.killGrace, bindCpus)
+    } else this.#runner = new FunctionRunner(o.fn!, slots, o.isolation, o.killGrace)
     this.#done = new Promise((resolve) => (this.#resolveDone = resolve))
-    if (options.common !== undefined || options.individual !== undefined) {
-      // validated before the journal opens: a bad instruction set creates nothing
-      expandInstructions({ common: options.common ?? {}, individual: options.individual ?? [] })
-    }
-    this.#journal = options.journal === undefined ? undefined : new Journal(options.journal)
-    if (options.signals === true) {
+    this.#journal = o.journal === undefined ? undefined : new Journal(o.journal)
+    if (o.signals) {
       this.#signalHandler = (signal) => {
         const action = this.#stopping === false ? 'drain' : 'kill'
         this.#events.emit({ type: 'signal', signal, action })
@@ -333,8 +143,7 @@ export class Boss<R = unknown> {
       process.on('SIGINT', this.#signalHandler)
       process.on('SIGTERM', this.#signalHandler)
     }
-    if (options.common !== undefined || options.individual !== undefined)
-      this.add({ common: options.common ?? {}, individual: options.individual ?? [] })
+    if (initial !== undefined) this.add(initial)
   }
 
   /**
@@ -766,11 +575,6 @@ export class Boss<R = unknown> {
         this.#resolveDone(report)
       })
   }
-}
-
-/** Pending order: higher priority first, then submission order. */
-function byPriority(a: JobState, b: JobState): number {
-  return b.priority - a.priority || a.spec.index - b.spec.index
 }
 
 function toError(e: unknown): Error {

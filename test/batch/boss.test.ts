@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict'
-import { availableParallelism } from 'node:os'
+import { existsSync } from 'node:fs'
+import { availableParallelism, tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { Boss, MemoryExceededError, batch, schedulers } from '../../src/batch/index.js'
 import type { JobReport } from '../../src/batch/index.js'
@@ -405,6 +407,25 @@ describe('batch: the boss', { timeout: LIMIT }, () => {
   })
 
   test('boss: bad options are ERR_INVALID_OPTION naming the key, before anything runs', () => {
+    const listeners = process.listenerCount('SIGINT')
+    const journal = join(tmpdir(), `taskos-never-${process.pid}.journal`)
+    throwsCode(
+      () => new Boss({ worker: { command: ['x', '{nope}'] }, individual: [{}], signals: true, journal }),
+      'ERR_INVALID_OPTION',
+      /\{nope\} has no value/,
+    )
+    assert.equal(process.listenerCount('SIGINT'), listeners, 'no signal handler left behind')
+    assert.equal(existsSync(journal), false, 'no journal created')
+    throwsCode(
+      () => new Boss({ worker: double, signals: 'yes' as never }),
+      'ERR_INVALID_OPTION',
+      /option signals/,
+    )
+    throwsCode(
+      () => new Boss({ worker: { command: ['true'] }, launcher: 'fork' as never }),
+      'ERR_INVALID_OPTION',
+      /option launcher/,
+    )
     throwsCode(() => new Boss({ worker: (() => 1) as never }), 'ERR_INVALID_OPTION', /option worker/)
     throwsCode(() => new Boss({ worker: double, retries: -1 }), 'ERR_INVALID_OPTION', /option retries/)
     throwsCode(
