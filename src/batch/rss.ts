@@ -5,7 +5,7 @@
  * @module
  */
 import { readFileSync, writeFileSync } from 'node:fs'
-import { execFile } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
 
 /** Peak resident set size of `pid` in bytes (VmHWM), or undefined when it cannot be read. */
 export function peakRss(pid: number): number | undefined {
@@ -27,7 +27,15 @@ export function resetPeakRss(pid: number): boolean {
   }
 }
 
-/** Pins process `pid` to CPU `cpu` with `taskset` (best effort, asynchronous). */
-export function pinToCpu(pid: number, cpu: number): void {
-  execFile('taskset', ['-p', '-c', String(cpu), String(pid)], () => undefined)
+/**
+ * Pins process `pid` to CPU `cpu` with `taskset`, synchronously (a few ms, once per worker process),
+ * so the next job posted to it already runs there. Best effort: false when taskset is missing or fails.
+ */
+export function pinToCpu(pid: number, cpu: number): boolean {
+  try {
+    execFileSync('taskset', ['-p', '-c', String(cpu), String(pid)], { stdio: 'ignore', timeout: 5000 })
+    return true
+  } catch {
+    return false
+  }
 }

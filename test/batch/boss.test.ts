@@ -7,7 +7,7 @@ import { Boss, MemoryExceededError, batch, schedulers } from '../../src/batch/in
 import type { JobReport } from '../../src/batch/index.js'
 import { VirtualClock } from '../../src/kernel/index.js'
 import { shared } from '../../src/pool/index.js'
-import { act, bump, double, hog, noop, sleep } from '../fixtures/batch-tasks.js'
+import { act, affinity, bump, double, hog, noop, sleep } from '../fixtures/batch-tasks.js'
 import { LIMIT, done, job, peakOverlap, throwsCode, within } from './helpers.js'
 
 describe('batch: task functions', { timeout: LIMIT }, () => {
@@ -256,6 +256,22 @@ describe('batch: commands and schedulers', { timeout: LIMIT }, () => {
       }),
     )
     for (const j of report.jobs) assert.equal(j.stdout?.split(':')[1]?.trim(), String(j.slot! % cpus), j.name)
+  })
+
+  test('batch: bind pins the worker process of each slot to a CPU before its first job', async () => {
+    const cpus = availableParallelism()
+    const report = await done(
+      batch({
+        worker: affinity,
+        individual: [{}, {}, {}, {}],
+        bind: true,
+        scheduler: schedulers.maxWorkers(2),
+      }),
+    )
+    for (const j of report.jobs) {
+      const r = j.result as { cpus: string; slot: number }
+      assert.equal(r.cpus, String(r.slot % cpus), j.name)
+    }
   })
 
   test('batch: longerFirst starts the longest expected jobs first', async () => {
