@@ -38,7 +38,11 @@ export function instructionsKey(ins: Instructions): string {
 }
 
 function stableJson(v: unknown): string {
-  if (ArrayBuffer.isView(v)) return `[${Array.from(v as unknown as ArrayLike<number>, String).join(',')}]`
+  if (ArrayBuffer.isView(v)) {
+    // large shared arrays are hashed by content, not rendered
+    const bytes = new Uint8Array(v.buffer, v.byteOffset, v.byteLength)
+    return `<${v.constructor.name} ${createHash('sha1').update(bytes).digest('base64url')}>`
+  }
   if (typeof v === 'bigint') return `${v}n`
   if (Array.isArray(v)) return `[${v.map(stableJson).join(',')}]`
   if (typeof v === 'object' && v !== null)

@@ -4,6 +4,7 @@ import { test } from 'node:test'
 import { expandInstructions } from '../../src/batch/instructions.js'
 import { expandCommand, checkTemplate } from '../../src/batch/command.js'
 import { formatSize, parseSize, shellQuote } from '../../src/batch/index.js'
+import { instructionsKey } from '../../src/batch/journal.js'
 import { throwsCode } from '../pool/helpers.js'
 
 test('instructions: sizes parse numbers and binary/decimal units, and reject the rest naming the key', () => {
@@ -122,4 +123,12 @@ test('instructions: values placed into a shell script are taken literally by the
   assert.equal(line.file, '/bin/sh')
   const r = spawnSync(line.file, line.args, { encoding: 'utf8' })
   assert.equal(r.stdout, `${nasty}|1 2|'|`)
+})
+
+test('instructions: the journal key ignores key order and hashes typed arrays by content', () => {
+  const a = instructionsKey({ x: 1, y: { b: 2, a: [1, 'z'] }, arr: Int32Array.from([1, 2, 3]) })
+  const b = instructionsKey({ arr: Int32Array.from([1, 2, 3]), y: { a: [1, 'z'], b: 2 }, x: 1 })
+  assert.equal(a, b)
+  assert.notEqual(a, instructionsKey({ x: 1, y: { b: 2, a: [1, 'z'] }, arr: Int32Array.from([1, 2, 4]) }))
+  assert.notEqual(a, instructionsKey({ x: 1, y: { b: 2, a: [1, 'z'] }, arr: Float32Array.from([1, 2, 3]) }))
 })
