@@ -274,6 +274,49 @@ describe('batch: commands and schedulers', { timeout: LIMIT }, () => {
     }
   })
 
+  test('batch: randomized jobs under maxMemory and locks: memory and resources never overcommitted', async (t) => {
+    const seed = Number(process.env.TASKOS_SEED ?? Date.now() % 100_000)
+    t.diagnostic(`seed ${seed}`)
+    let x = seed
+    const rand = (n: number): number => {
+      // mulberry32
+      x = (x + 0x6d2b79f5) | 0
+      let t = Math.imul(x ^ (x >>> 15), 1 | x)
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+      return ((t ^ (t >>> 14)) >>> 0) % n
+    }
+    const MiB = 1024 * 1024
+    const individual = Array.from({ length: 60 }, () => {
+      const r = rand(4)
+      return {
+        s: (rand(20) / 1000).toFixed(3),
+        memory: (1 + rand(6)) * MiB,
+        expectedTime: rand(10),
+        ...(r === 0 ? {} : { resources: r === 3 ? ['a', 'b'] : r === 1 ? 'a' : 'b' }),
+      }
+    })
+    const report = await done(
+      batch({
+        worker: { command: ['sleep', '{s}'] },
+        individual,
+        scheduler: schedulers.longerFirst(
+          schedulers.maxMemory({ limit: 10 * MiB, maxWorkers: 4, patience: rand(4) }),
+        ),
+      }),
+    )
+    const why = `seed ${seed} (rerun with TASKOS_SEED=${seed})`
+    assert.ok(report.summary.ok, why)
+    assert.ok(peakOverlap(report.jobs, (j) => j.instructions.memory as number) <= 10 * MiB, why)
+    for (const r of ['a', 'b']) {
+      const holders = report.jobs.filter((j) => [j.instructions.resources].flat().includes(r))
+      assert.equal(
+        peakOverlap(holders, () => 1),
+        1,
+        `resource ${r}, ${why}`,
+      )
+    }
+  })
+
   test('batch: longerFirst starts the longest expected jobs first', async () => {
     const report = await done(
       batch({
