@@ -75,6 +75,15 @@ export function batchCommand(): Command {
     .option('--report <file>', 'write the JSON report here')
     .option('--dry-run', 'show the plan (jobs, commands, scheduler) and run nothing')
     .showHelpAfterError('(taskos batch --help lists the options)')
+    .addHelpText(
+      'after',
+      '\nExit code: 0 when every job succeeded (done, or skipped as done in the journal), 1 otherwise\n' +
+        'or for a bad file (FILE:LINE: message). Ctrl-C once drains (running jobs finish), twice kills.\n' +
+        '\nExamples:\n' +
+        '  taskos batch jobs.yaml --dry-run\n' +
+        '  taskos batch jobs.yaml --max-workers 4 --max-memory 8GiB --order longest-first\n' +
+        '  taskos batch jobs.yaml --journal run.journal --report report.json   # rerun to resume',
+    )
     .action(async (file: string, flags: BatchFlags) => {
       process.exitCode = await runBatchFile(file, flags)
     })
