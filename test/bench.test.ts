@@ -11,3 +11,11 @@ test('bench: the kernel benchmark runs in quick mode and reports every target', 
   assert.match(r.stdout, /floor/)
   assert.match(r.stdout, /targets met: \d\/7/)
 })
+
+test('bench: the batch benchmark runs in quick mode and reports every target beside xargs -P 2', async () => {
+  const r = await runTsx('bench/run.ts', ['batch', '--quick'], 120_000)
+  assert.equal(r.code, 0, r.stderr)
+  assert.match(r.stdout, /shell\/xargs-P2/)
+  assert.match(r.stdout, /taskos ÷ xargs -P 2 wall = \d/)
+  assert.match(r.stdout, /targets met: \d\/3/)
+})

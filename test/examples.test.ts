@@ -40,6 +40,14 @@ const EXPECTED: Record<string, RegExp[]> = {
     /prefix sums with t\.sync\(\): 1, 2, 3, 4, 5, 6, 7, 8, 9, 10/,
     /a part failed: RangeError: no data for \[25, 50\)/,
   ],
+  '09-batch.ts': [
+    /word counts: 4, 2, 3, 3/,
+    /summary: 4 done of 4, ok true/,
+    /command job-2: failed, exit 3, stdout "hello bob o'brien\\n"/,
+    /crash isolated: 1, crashed \(SIGKILL\), 9/,
+    /server mode: first=2, second=3; 2 job-finished events/,
+    /journal: first run 2 done; rerun 2 skipped, 2 done/,
+  ],
 }
 
 describe('examples', { concurrency: availableParallelism() }, () => {

@@ -5,6 +5,7 @@ import { test } from 'node:test'
 import * as root from '../src/index.js'
 import * as kernel from '../src/kernel/index.js'
 import * as pool from '../src/pool/index.js'
+import * as batchModule from '../src/batch/index.js'
 import * as testing from '../src/testing/index.js'
 
 const ROOT_EXPORTS = [
@@ -40,7 +41,23 @@ const ROOT_EXPORTS = [
   'isTaskFunction',
   'partBounds',
   'shared',
+  // batch
+  'Boss',
+  'MemoryExceededError',
+  'UnrecoverableError',
+  'batch',
+  'expandCommand',
+  'formatSize',
+  'parseSize',
+  'schedulers',
+  'shellQuote',
 ]
+
+const SCHEDULERS = ['longerFirst', 'maxMemory', 'maxWorkers']
+
+test('exports: schedulers holds exactly the built-in schedulers', () => {
+  assert.deepEqual(names(batchModule.schedulers), SCHEDULERS)
+})
 
 const TESTING_EXPORTS = ['Latch', 'VirtualClock']
 
@@ -52,9 +69,13 @@ test('exports: the root module exports exactly the expected runtime names', () =
   assert.deepEqual(names(root), [...ROOT_EXPORTS].sort())
 })
 
-test('exports: the root module re-exports the kernel and pool surfaces unchanged', () => {
-  assert.deepEqual(names(root), [...names(kernel), ...names(pool)].sort())
-  for (const [name, value] of [...Object.entries(kernel), ...Object.entries(pool)]) {
+test('exports: the root module re-exports the kernel, pool and batch surfaces unchanged', () => {
+  assert.deepEqual(names(root), [...names(kernel), ...names(pool), ...names(batchModule)].sort())
+  for (const [name, value] of [
+    ...Object.entries(kernel),
+    ...Object.entries(pool),
+    ...Object.entries(batchModule),
+  ]) {
     assert.equal((root as Record<string, unknown>)[name], value, `root.${name} is kernel.${name}`)
   }
 })

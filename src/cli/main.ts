@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * The `taskos` command. Each subcommand lives in its own module and exports a function returning
- * its commander `Command` (`demoCommand()` today; batch, node, cluster and monitor later); this file
+ * its commander `Command` (`demoCommand()`, `batchCommand()`; node, cluster and monitor later); this file
  * only assembles them and turns failures into a message and a non-zero exit code.
  *
  * Exit codes: 0 success; 1 a failure, a usage error (unknown command or option: the message, then
@@ -9,6 +9,7 @@
  * @module
  */
 import { Command } from 'commander'
+import { batchCommand } from './batch.js'
 import { demoCommand } from './demo.js'
 import { packageVersion } from './version.js'
 
@@ -18,10 +19,12 @@ function createProgram(): Command {
     .version(packageVersion(), '-v, --version', 'print the taskos version')
     .showHelpAfterError()
     .addCommand(demoCommand())
+    .addCommand(batchCommand())
     .addHelpText(
       'after',
       '\nExamples:\n  taskos demo               the kernel tour (a few seconds)\n' +
-        '  taskos demo --scale 0.1   a quicker, smaller tour',
+        '  taskos demo --scale 0.1   a quicker, smaller tour\n' +
+        '  taskos batch jobs.yaml    run a batch file (taskos batch --help)',
     )
 }
 

@@ -1,0 +1,582 @@
+/**
+ * The Boss: runs jobs (instructions) on workers under a scheduler, keeps the report, the journal
+ * and the events. `batch()` is a Boss run to completion.
+ *
+ * Job life: pending → running → done | failed | crashed | cancelled (or skipped at once, from the
+ * journal; or failed at once when the scheduler rejects it). A failed or crashed job with retries
+ * left goes back to pending after its backoff, keeping its place in submission order.
+ *
+ * Boss life: accepting (add) → ended (end(): no more add) → finished (every job final, workers
+ * stopped, journal closed, `wait()` resolves). `stop()` ends it too: running jobs finish, pending
+ * ones are cancelled; `stop({ now: true })` also cancels running jobs (commands get SIGTERM, then
+ * SIGKILL after `killGrace`; worker processes are terminated after the same grace).
+ *
+ * Options and their validation live in boss-options.ts, a job's state in job-state.ts; this file is
+ * the state machine (≈500 lines: one unit, splitting it further would scatter its invariants).
+ * @module
+ */
+import { availableParallelism } from 'node:os'
+import { CancelledError, Emitter, TaskosError } from '../kernel/index.js'
+import type { Clock, Listener, TimerHandle } from '../kernel/index.js'
+import { resolveOptions } from './boss-options.js'
+import type {
+  BackoffOptions,
+  BeforeJobHook,
+  BossOptions,
+  BossStats,
+  ReportOptions,
+  ResolvedOptions,
+  StopOptions,
+} from './boss-options.js'
+import type { CommandTemplate } from './command.js'
+import { expandCommand } from './command.js'
+import { MemoryExceededError, isUnrecoverable } from './errors.js'
+import type { InstructionSet } from './instructions.js'
+import { expandInstructions } from './instructions.js'
+import { JobState, byPriority, now } from './job-state.js'
+import { Journal, instructionsKey } from './journal.js'
+import type { JournalEntry } from './journal.js'
+import { LauncherRunner, findPerl } from './launcher.js'
+import { Reaper } from './reaper.js'
+import type { BatchEvent, BatchReport, BatchSummary, JobStatus } from './report.js'
+import { reportError } from './report.js'
+import { peakRss, pinToCpu, resetPeakRss } from './rss.js'
+import type { JobInfo, RunEnd, RunHandle, Runner } from './runners.js'
+import { CommandRunner, FunctionRunner } from './runners.js'
+import type { PendingJob, Scheduler } from './schedulers.js'
+import { admit } from './schedulers.js'
+import { formatSize } from './size.js'
+
+export type { BackoffOptions, BeforeJobHook, BossOptions, BossStats, ReportOptions, StopOptions }
+
+/** How many pending jobs (from the head) a scheduler sees at each decision. */
+const LOOKAHEAD = 1024
+
+/**
+ * The boss of a batch: give it instructions (`add`, any time until `end`), it runs them on workers
+ * under its scheduler and keeps a report. Every method is safe in every state (see each).
+ * @example
+ * const boss = new Boss({ worker: { command: ['gzip', '-k', '{file}'] }, scheduler: schedulers.maxWorkers(2) })
+ * boss.add({ individual: { file: ['a.txt', 'b.txt'] } })
+ * boss.end()
+ * const report = await boss.wait()
+ * @throws ERR_INVALID_OPTION naming the option (worker, scheduler, retries, …, or an instruction key).
+ */
+export class Boss<R = unknown> {
+  readonly #scheduler: Scheduler
+  readonly #runner: Runner
+  readonly #opts: ResolvedOptions
+  readonly #backoff: Required<BackoffOptions>
+  readonly #hooks: readonly BeforeJobHook[]
+  readonly #clock: Clock
+  readonly #bind: boolean
+  readonly #command: CommandTemplate | undefined
+  readonly #journal: Journal | undefined
+  readonly #events = new Emitter<BatchEvent>()
+  readonly #created = now()
+  readonly #jobs: JobState[] = []
+  readonly #names = new Set<string>()
+  /** Pending jobs, in submission order. */
+  #pending: JobState[] = []
+  /** Jobs before this index have left the pending list. */
+  #head = 0
+  #pendingLocked = 0
+  readonly #delayed = new Map<JobState, TimerHandle>()
+  readonly #slots: (JobState | undefined)[]
+  #running = 0
+  readonly #held = new Set<string>()
+  readonly #counts = { done: 0, failed: 0, crashed: 0, cancelled: 0, skipped: 0 }
+  #paused = false
+  #ended = false
+  #stopping: false | 'drain' | 'now' = false
+  #finished = false
+  #finishing = false
+  #pumpScheduled = false
+  readonly #isPending = {
+    has: (p: PendingJob): boolean => p instanceof JobState && p.status === 'pending' && p.queued,
+  }
+  #sampler: NodeJS.Timeout | undefined
+  #report: BatchReport | undefined
+  readonly #done: Promise<BatchReport>
+  #resolveDone!: (r: BatchReport) => void
+  #signalHandler: ((signal: NodeJS.Signals) => void) | undefined
+  readonly #lastPid: (number | undefined)[]
+  readonly #cpus = availableParallelism()
+
+  constructor(options: BossOptions<R>) {
+    const o = resolveOptions(options)
+    // every first job is checked before anything is created (journal file, signal handlers)
+    const initial =
+      options.common !== undefined || options.individual !== undefined
+        ? { common: options.common ?? {}, individual: options.individual ?? [] }
+        : undefined
+    if (initial !== undefined) {
+      const specs = expandInstructions(initial)
+      if (o.command !== undefined) for (const s of specs) expandCommand(o.command, s.instructions, s.name)
+    }
+    this.#scheduler = o.scheduler
+    this.#backoff = o.backoff
+    this.#hooks = o.hooks
+    this.#clock = o.clock
+    this.#bind = o.bind
+    this.#command = o.command
+    this.#opts = o
+    const slots = this.#scheduler.maxWorkers
+    this.#slots = new Array<JobState | undefined>(slots).fill(undefined)
+    this.#lastPid = new Array<number | undefined>(slots).fill(undefined)
+    const bindCpus = this.#bind ? this.#cpus : undefined
+    if (o.command !== undefined) {
+      const perl = o.launcher === 'auto' ? findPerl() : null
+      this.#runner =
+        perl === null
+          ? new CommandRunner(o.command, o.tailBytes, o.killGrace, new Reaper(), bindCpus)
+          : new LauncherRunner(perl, o.command, o.tailBytes, o.killGrace, bindCpus)
+    } else this.#runner = new FunctionRunner(o.fn!, slots, o.isolation, o.killGrace)
+    this.#done = new Promise((resolve) => (this.#resolveDone = resolve))
+    this.#journal = o.journal === undefined ? undefined : new Journal(o.journal)
+    if (o.signals) {
+      this.#signalHandler = (signal) => {
+        const action = this.#stopping === false ? 'drain' : 'kill'
+        this.#events.emit({ type: 'signal', signal, action })
+        void this.stop({ now: action === 'kill' })
+      }
+      process.on('SIGINT', this.#signalHandler)
+      process.on('SIGTERM', this.#signalHandler)
+    }
+    if (initial !== undefined) this.add(initial)
+  }
+
+  /**
+   * Adds jobs (same shapes as `batch`). Every job is validated before any is added. Jobs the journal
+   * records as done are `skipped` at once; jobs the scheduler can never run `failed` at once.
+   * @returns the names of the added jobs, in order.
+   * @throws ERR_INVALID_OPTION naming the bad key; ERR_CLOSED after `end()` or `stop()`.
+   */
+  add(instructions: InstructionSet): readonly string[] {
+    if (this.#ended || this.#stopping !== false)
+      throw new TaskosError('ERR_CLOSED', 'the boss takes no more instructions (end() or stop() was called)')
+    const specs = expandInstructions(instructions, this.#jobs.length, this.#names)
+    if (this.#command !== undefined)
+      for (const s of specs) expandCommand(this.#command, s.instructions, s.name)
+    const fresh: JobState[] = []
+    for (const spec of specs) {
+      const state = new JobState(spec, this.#journal === undefined ? '' : instructionsKey(spec.instructions))
+      this.#jobs.push(state)
+      this.#names.add(spec.name)
+      const recorded = this.#journal?.finished(spec.name, state.key)
+      const rejected = recorded === undefined ? this.#scheduler.reject?.(spec) : undefined
+      if (recorded !== undefined) this.#restore(state, recorded)
+      else if (rejected !== undefined) {
+        state.error = reportError(new TaskosError('ERR_INVALID_OPTION', `invalid option memory: ${rejected}`))
+        this.#final(state, 'failed')
+      } else fresh.push(state)
+    }
+    this.#enqueue(fresh)
+    this.#schedulePump()
+    return specs.map((s) => s.name)
+  }
+
+  /** No more instructions: the boss finishes once every job is final. Idempotent. */
+  end(): void {
+    this.#ended = true
+    this.#schedulePump()
+  }
+
+  /** Waits until the batch has finished (after `end()` or `stop()`), and gives the final report. */
+  wait(): Promise<BatchReport> {
+    return this.#done
+  }
+
+  /** The report now: interim while the batch runs (pending/running jobs included), final after. */
+  report(_options: ReportOptions = {}): BatchReport {
+    return this.#report ?? { jobs: this.#jobs.map((j) => j.report()), summary: this.#summary() }
+  }
+
+  /** Starts no new job until `resume()`; running jobs go on. A no-op once finished. */
+  pause(): void {
+    this.#paused = true
+  }
+
+  /** Starts jobs again after `pause()`. */
+  resume(): void {
+    this.#paused = false
+    this.#schedulePump()
+  }
+
+  /**
+   * Stops the batch: no new job starts, pending ones are cancelled; running jobs finish, or with
+   * `now` are cancelled too. Implies `end()`. Safe to call again (a later `now` escalates).
+   * @returns the final report, as `wait()`.
+   */
+  stop(options: StopOptions = {}): Promise<BatchReport> {
+    if (this.#finished) return this.#done
+    this.#ended = true
+    if (options.now === true && this.#stopping !== 'now') {
+      this.#stopping = 'now'
+      for (const s of this.#slots) s?.handle?.cancel(new CancelledError('the batch was stopped'))
+    } else if (this.#stopping === false) this.#stopping = 'drain'
+    for (const [state, timer] of this.#delayed) {
+      this.#clock.clearTimer(timer)
+      this.#delayed.delete(state)
+      this.#cancelPending(state)
+    }
+    for (let i = this.#head; i < this.#pending.length; i++) this.#cancelPending(this.#pending[i]!)
+    this.#pending = []
+    this.#head = 0
+    this.#pendingLocked = 0
+    this.#schedulePump()
+    return this.#done
+  }
+
+  /** Ends and waits for every job (finishing work). */
+  async close(): Promise<void> {
+    this.end()
+    await this.#done
+  }
+
+  /** Stops now: running jobs are cancelled; resolves when everything has stopped. */
+  async destroy(): Promise<void> {
+    await this.stop({ now: true })
+  }
+
+  /** `await using boss = new Boss(…)`: `close()`. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close()
+  }
+
+  /** Adds an event listener; returns a function that removes it. */
+  on<K extends BatchEvent['type']>(type: K, listener: Listener<BatchEvent, K>): () => void {
+    return this.#events.on(type, listener)
+  }
+
+  /** Removes a listener added with `on`. */
+  off<K extends BatchEvent['type']>(type: K, listener: Listener<BatchEvent, K>): void {
+    this.#events.off(type, listener)
+  }
+
+  /** Counters now. */
+  stats(): BossStats {
+    return {
+      ...this.#summary(),
+      slots: this.#slots.length,
+      paused: this.#paused,
+      ended: this.#ended,
+      stopping: this.#stopping,
+    }
+  }
+
+  #summary(): BatchSummary {
+    const c = this.#counts
+    const total = this.#jobs.length
+    const final = c.done + c.failed + c.crashed + c.cancelled + c.skipped
+    return {
+      total,
+      pending: total - final - this.#running,
+      running: this.#running,
+      ...c,
+      wallMs: now() - this.#created,
+      ok: this.#finished && final === total && c.done + c.skipped === total,
+      finished: this.#finished,
+    }
+  }
+
+  // ---- scheduling -------------------------------------------------------------------------------
+
+  #schedulePump(): void {
+    if (this.#pumpScheduled || this.#finished) return
+    this.#pumpScheduled = true
+    queueMicrotask(() => {
+      this.#pumpScheduled = false
+      this.#pump()
+    })
+  }
+
+  /** Adds jobs to the pending list, kept in the scheduler's priority order (then submission order). */
+  #enqueue(states: readonly JobState[]): void {
+    if (states.length === 0) return
+    const scheduler = this.#scheduler
+    let sorted = true
+    for (const st of states) {
+      st.queued = true
+      st.priority = scheduler.priority?.(st.spec) ?? 0
+      if (st.spec.resources.length > 0) this.#pendingLocked++
+      const last = this.#pending.length > this.#head ? this.#pending[this.#pending.length - 1]! : undefined
+      if (last !== undefined && byPriority(last, st) > 0) sorted = false
+      this.#pending.push(st)
+    }
+    if (!sorted) {
+      this.#pending = this.#pending.slice(this.#head).sort(byPriority)
+      this.#head = 0
+    }
+  }
+
+  #pump(): void {
+    const pending = this.#pending
+    if (
+      !this.#paused &&
+      this.#stopping === false &&
+      pending.length > this.#head &&
+      this.#running < this.#slots.length
+    ) {
+      const freeSlots = this.#slots.length - this.#running
+      // the scheduler sees a window of the head of the pending list (bounded work per launch)
+      const window = pending.slice(this.#head, this.#head + LOOKAHEAD)
+      const candidates =
+        this.#pendingLocked === 0 && this.#held.size === 0
+          ? window
+          : window.filter((p) => !p.spec.resources.some((r) => this.#held.has(r)))
+      const running = this.#slots
+        .filter((s): s is JobState => s !== undefined)
+        .map((s) => ({ spec: s.spec, slot: s.slot! }))
+      const picked = this.#scheduler.launchable(candidates, running, {
+        slots: this.#slots.length,
+        freeSlots,
+        heldResources: this.#held,
+      }) as readonly JobState[]
+      const admitted = admit(picked, this.#isPending, this.#held, freeSlots) as JobState[]
+      if (admitted.length > 0) {
+        for (const a of admitted) a.launching = true
+        let maxIndex = -1
+        for (const a of admitted) maxIndex = Math.max(maxIndex, a.spec.index)
+        // launched jobs sit near the head: scan only up to the last of them, then close the gap by
+        // moving the jobs passed over forward (the head index moves; nothing shifts the whole list)
+        const kept: JobState[] = []
+        let found = 0
+        let i = this.#head
+        for (; i < pending.length && found < admitted.length; i++) {
+          const p = pending[i]!
+          if (p.launching) found++
+          else {
+            if (p.spec.index < maxIndex) p.bypassed++
+            kept.push(p)
+          }
+        }
+        this.#head = i - kept.length
+        for (let k = 0; k < kept.length; k++) pending[this.#head + k] = kept[k]!
+        if (this.#head > 4096 && this.#head * 2 > pending.length) {
+          this.#pending = pending.slice(this.#head)
+          this.#head = 0
+        }
+        for (const a of admitted) {
+          a.launching = false
+          if (a.spec.resources.length > 0) this.#pendingLocked--
+          this.#launch(a)
+        }
+      }
+    }
+    this.#maybeFinish()
+  }
+
+  #launch(state: JobState): void {
+    const slot = this.#slots.indexOf(undefined)
+    this.#slots[slot] = state
+    this.#running++
+    for (const r of state.spec.resources) this.#held.add(r)
+    state.queued = false
+    state.status = 'running'
+    state.slot = slot
+    state.start = now()
+    state.end = undefined
+    state.error = undefined
+    state.overMemory = undefined
+    const info: JobInfo = Object.freeze({ name: state.spec.name, slot, attempt: state.attempt })
+    if (this.#events.listening('job-started')) this.#events.emit({ type: 'job-started', job: state.report() })
+    if (this.#hooks.length === 0) this.#run(state, info)
+    else {
+      void (async () => {
+        for (const hook of this.#hooks) await hook(info, slot)
+      })().then(
+        () => {
+          if (this.#stopping === 'now')
+            this.#ended_(state, { status: 'cancelled', error: new CancelledError('the batch was stopped') })
+          else this.#run(state, info)
+        },
+        (error: unknown) =>
+          this.#ended_(state, {
+            status: 'failed',
+            error: Object.assign(toError(error), { unrecoverable: true }),
+          }),
+      )
+    }
+  }
+
+  #run(state: JobState, info: JobInfo): void {
+    let handle: RunHandle
+    try {
+      handle = this.#runner.start(state.spec, info)
+    } catch (error) {
+      this.#ended_(state, { status: 'failed', error })
+      return
+    }
+    state.handle = handle
+    const pid = handle.pid()
+    if (pid !== undefined) {
+      if (this.#runner instanceof FunctionRunner) {
+        if (this.#bind && this.#lastPid[info.slot] !== pid) pinToCpu(pid, info.slot % this.#cpus)
+        this.#lastPid[info.slot] = pid
+        resetPeakRss(pid)
+      } else this.#sample(state)
+    }
+    this.#startSampler()
+    void handle.end.then((end) => this.#ended_(state, end))
+  }
+
+  #sample(state: JobState): void {
+    const pid = state.handle?.pid()
+    if (pid === undefined) return
+    const rss = peakRss(pid)
+    if (rss === undefined) return
+    if (state.peak === undefined || rss > state.peak) state.peak = rss
+    const memory = state.spec.memory
+    if (
+      memory > 0 &&
+      rss > memory &&
+      this.#opts.memoryPolicy !== 'ignore' &&
+      state.warnings === undefined &&
+      state.overMemory === undefined
+    ) {
+      const message = `job ${JSON.stringify(state.spec.name)} used ${formatSize(rss)}, more than its declared memory ${formatSize(memory)}`
+      this.#events.emit({ type: 'memory-exceeded', job: state.report(), peakRssBytes: rss, memory })
+      if (this.#opts.memoryPolicy === 'warn') state.warnings = [message]
+      else {
+        state.overMemory = new MemoryExceededError(message, rss, memory)
+        state.handle?.cancel(state.overMemory)
+      }
+    }
+  }
+
+  #startSampler(): void {
+    if (this.#sampler !== undefined) return
+    this.#sampler = setInterval(() => {
+      for (const s of this.#slots) if (s?.handle !== undefined) this.#sample(s)
+    }, this.#opts.sampleInterval)
+    this.#sampler.unref()
+  }
+
+  #ended_(state: JobState, end: RunEnd): void {
+    if (state.status !== 'running') return
+    if (state.handle !== undefined && this.#runner instanceof FunctionRunner) {
+      // the worker process is still there: its peak since the reset is this job's peak
+      const pid = state.handle.pid()
+      const rss = pid === undefined || end.status === 'crashed' ? undefined : peakRss(pid)
+      if (rss !== undefined) state.peak = Math.max(state.peak ?? 0, rss)
+      if (rss !== undefined) this.#sample(state)
+    }
+    state.handle = undefined
+    state.end = now()
+    this.#slots[state.slot!] = undefined
+    this.#running--
+    for (const r of state.spec.resources) this.#held.delete(r)
+    if (this.#running === 0 && this.#sampler !== undefined) {
+      clearInterval(this.#sampler)
+      this.#sampler = undefined
+    }
+    let status = end.status
+    let error = end.error
+    if (state.overMemory !== undefined && status !== 'done') {
+      status = 'failed'
+      error = state.overMemory
+    }
+    state.value = end.value
+    state.exitCode = end.exitCode
+    state.signal = end.signal
+    state.stdout = end.stdout
+    state.stderr = end.stderr
+    state.error = error === undefined ? undefined : reportError(error)
+    const retry =
+      (status === 'failed' || status === 'crashed') &&
+      state.attempt <= this.#opts.retries &&
+      this.#stopping === false &&
+      !isUnrecoverable(error)
+    if (retry) {
+      const b = this.#backoff
+      const delayMs = Math.min(b.max, b.initial * b.factor ** (state.attempt - 1))
+      state.status = 'pending'
+      if (this.#events.listening('job-retry'))
+        this.#events.emit({ type: 'job-retry', job: state.report(), delayMs })
+      state.attempt++
+      this.#delayed.set(
+        state,
+        this.#clock.setTimer(delayMs, () => {
+          this.#delayed.delete(state)
+          if (this.#stopping !== false) return
+          this.#enqueue([state])
+          this.#schedulePump()
+        }),
+      )
+    } else {
+      this.#final(state, status)
+    }
+    this.#schedulePump()
+  }
+
+  #restore(state: JobState, e: JournalEntry): void {
+    state.start = e.start
+    state.end = e.end
+    state.value = e.result
+    state.attempt = e.attempt
+    if (e.exitCode !== undefined) state.exitCode = e.exitCode
+    if (e.peakRssBytes !== undefined) state.peak = e.peakRssBytes
+    if (e.slot !== undefined) state.slot = e.slot
+    this.#final(state, 'skipped', false)
+  }
+
+  #cancelPending(state: JobState): void {
+    state.queued = false
+    state.error = reportError(
+      new CancelledError(`job ${JSON.stringify(state.spec.name)} never started: the batch was stopped`),
+    )
+    this.#final(state, 'cancelled')
+  }
+
+  #final(state: JobState, status: Exclude<JobStatus, 'pending' | 'running'>, journal = true): void {
+    state.status = status
+    this.#counts[status]++
+    if (journal && this.#journal !== undefined && status !== 'cancelled') {
+      this.#journal.append({
+        v: 1,
+        name: state.spec.name,
+        key: state.key,
+        status,
+        attempt: state.attempt,
+        start: state.start ?? now(),
+        end: state.end ?? now(),
+        durationMs: state.start !== undefined && state.end !== undefined ? state.end - state.start : 0,
+        ...(state.value === undefined ? {} : { result: state.value }),
+        ...(state.error === undefined ? {} : { error: state.error }),
+        ...(state.exitCode === undefined ? {} : { exitCode: state.exitCode }),
+        ...(state.signal === undefined ? {} : { signal: state.signal }),
+        ...(state.peak === undefined ? {} : { peakRssBytes: state.peak }),
+        ...(state.slot === undefined ? {} : { slot: state.slot }),
+      })
+    }
+    if (this.#events.listening('job-finished'))
+      this.#events.emit({ type: 'job-finished', job: state.report() })
+    if (this.#events.listening('progress')) this.#events.emit({ type: 'progress', summary: this.#summary() })
+  }
+
+  #maybeFinish(): void {
+    if (this.#finished || this.#finishing || !this.#ended || this.#running > 0) return
+    if (this.#stopping === false && (this.#pending.length > this.#head || this.#delayed.size > 0)) return
+    this.#finishing = true
+    if (this.#signalHandler !== undefined) {
+      process.off('SIGINT', this.#signalHandler)
+      process.off('SIGTERM', this.#signalHandler)
+    }
+    const stop = this.#stopping === 'now' ? this.#runner.destroy() : this.#runner.close()
+    void stop
+      .catch(() => undefined)
+      .then(() => {
+        this.#journal?.close()
+        this.#finished = true
+        const report: BatchReport = { jobs: this.#jobs.map((j) => j.report()), summary: this.#summary() }
+        this.#report = report
+        this.#events.emit({ type: 'finished', report })
+        this.#resolveDone(report)
+      })
+  }
+}
+
+function toError(e: unknown): Error {
+  return e instanceof Error ? e : new Error(String(e))
+}

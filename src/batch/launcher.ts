@@ -1,0 +1,355 @@
+/**
+ * The launcher: command jobs started by one small Perl process instead of `child_process.spawn`.
+ * Node forks its whole (large) address space for every spawn, which costs about three times what
+ * `xargs` pays per command; a small helper forks cheaply. The helper also is the reaper: when the
+ * boss's process dies (even by SIGKILL) its stdin closes and it kills every job still running.
+ *
+ * The helper blocks SIGINT/SIGTERM/SIGHUP (a Ctrl-C reaches its process group too: it must live on
+ * while the boss drains); a job unblocks them just before exec, so a signal sent to a job that has
+ * not exec'd yet is delivered, not lost. Each job runs in its own process group (`setpgid`), stdin from /dev/null, stdout and stderr
+ * spooled to one file each per slot (truncated per job; the report keeps the tail), in `cwd`, with
+ * the extra `env`. Used when `perl` is on the PATH (it is in every Debian/Ubuntu base image); the
+ * spawn-based runner is the fallback.
+ *
+ * Wire format, one line each way, fields separated by spaces, strings hex-encoded (`-` for empty):
+ * - to the helper: `R <id> <cwd> <out> <err> <nenv> <K=V>… <argv>…` run a job; `q` quit.
+ * - from it: `S <id> <pid>` started; `E <id> <status>` ended (the raw wait status; -1: fork failed).
+ * A child that cannot exec writes `taskos: cannot run …` to its stderr file and exits 255.
+ * @module
+ */
+import { spawn } from 'node:child_process'
+import type { ChildProcessByStdio } from 'node:child_process'
+import type { Readable, Writable } from 'node:stream'
+import { closeSync, existsSync, fstatSync, mkdtempSync, openSync, readSync, rmSync } from 'node:fs'
+import { constants, tmpdir } from 'node:os'
+import { delimiter, join } from 'node:path'
+import { CancelledError, TaskosError, WorkerCrashedError } from '../kernel/index.js'
+import type { CommandTemplate } from './command.js'
+import { expandCommand } from './command.js'
+import type { JobSpec } from './instructions.js'
+import type { JobInfo, RunEnd, RunHandle, Runner } from './runners.js'
+
+const SCRIPT = String.raw`
+use strict; use POSIX (); use IO::Select;
+$| = 1;
+my $stop = POSIX::SigSet->new(POSIX::SIGINT(), POSIX::SIGTERM(), POSIX::SIGHUP());
+POSIX::sigprocmask(POSIX::SIG_BLOCK(), $stop);
+$SIG{CHLD} = sub {};
+my %kids; my $buf = '';
+my $sel = IO::Select->new(\*STDIN);
+sub dec { my $h = shift; return $h eq '-' ? '' : pack('H*', $h) }
+sub reap { while ((my $pid = waitpid(-1, POSIX::WNOHANG())) > 0) { my $id = delete $kids{$pid}; print "E $id $?\n" if defined $id } }
+sub run {
+  my @f = split / /, shift; my $op = shift @f;
+  exit 0 if $op eq 'q';
+  return unless $op eq 'R';
+  my ($id, $cwd, $out, $err, $nenv, @rest) = @f;
+  my @env = map { dec($_) } splice(@rest, 0, $nenv);
+  my @argv = map { dec($_) } @rest;
+  ($cwd, $out, $err) = (dec($cwd), dec($out), dec($err));
+  my $pid = fork;
+  if (!defined $pid) { print "E $id -1\n"; return }
+  if ($pid == 0) {
+    POSIX::setpgid(0, 0);
+    $SIG{CHLD} = 'DEFAULT';
+    POSIX::sigprocmask(POSIX::SIG_UNBLOCK(), $stop);
+    open(STDIN, '<', '/dev/null'); open(STDOUT, '>', $out); open(STDERR, '>', $err);
+    if ($cwd ne '' && !chdir($cwd)) { print STDERR "taskos: cannot run: chdir $cwd: $!\n"; POSIX::_exit(255) }
+    for (@env) { my ($k, $v) = split /=/, $_, 2; $ENV{$k} = $v }
+    { no warnings; exec { $argv[0] } @argv; }
+    print STDERR "taskos: cannot run $argv[0]: $!\n"; POSIX::_exit(255);
+  }
+  POSIX::setpgid($pid, $pid);
+  $kids{$pid} = $id;
+  print "S $id $pid\n";
+}
+while (1) {
+  reap();
+  my @r = $sel->can_read(0.2);
+  reap();
+  next unless @r;
+  my $n = sysread(STDIN, $buf, 65536, length $buf);
+  if (!defined $n) { next if $!{EINTR}; last }
+  last if $n == 0;
+  while ($buf =~ s/^([^\n]*)\n//) { run($1) }
+}
+kill 'KILL', -$_ for keys %kids;
+`
+
+let perlPath: string | null | undefined
+
+/** The `perl` on the PATH, or null. */
+export function findPerl(): string | null {
+  if (perlPath === undefined) {
+    perlPath = null
+    for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+      const p = join(dir, 'perl')
+      if (dir !== '' && existsSync(p)) {
+        perlPath = p
+        break
+      }
+    }
+  }
+  return perlPath
+}
+
+const hex = (s: string): string => (s === '' ? '-' : Buffer.from(s, 'utf8').toString('hex'))
+
+const SIGNALS = new Map<number, string>(Object.entries(constants.signals).map(([name, n]) => [n, name]))
+
+interface Pending {
+  readonly job: JobSpec
+  readonly file: string
+  readonly slot: number
+  pid: number | undefined
+  cancelled: unknown
+  killTimer: NodeJS.Timeout | undefined
+  resolve(end: RunEnd): void
+}
+
+function tail(path: string, max: number): string {
+  let fd: number | undefined
+  try {
+    fd = openSync(path, 'r')
+    const size = fstatSync(fd).size
+    const n = Math.min(size, max)
+    const b = Buffer.alloc(n)
+    readSync(fd, b, 0, n, size - n)
+    return b.toString('utf8')
+  } catch {
+    return ''
+  } finally {
+    if (fd !== undefined) closeSync(fd)
+  }
+}
+
+function kill(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal)
+  } catch {
+    // gone already
+  }
+}
+
+/** @internal command jobs through the Perl launcher. */
+export class LauncherRunner implements Runner {
+  readonly #template: CommandTemplate
+  readonly #tailBytes: number
+  readonly #grace: number
+  readonly #bind: number | undefined
+  readonly #perl: string
+  #child: ChildProcessByStdio<Writable, Readable, null> | undefined
+  #dir: string | undefined
+  #seq = 0
+  readonly #jobs = new Map<number, Pending>()
+  #buf = ''
+
+  constructor(
+    perl: string,
+    template: CommandTemplate,
+    tailBytes: number,
+    grace: number,
+    bindCpus: number | undefined,
+  ) {
+    this.#perl = perl
+    this.#template = template
+    this.#tailBytes = tailBytes
+    this.#grace = grace
+    this.#bind = bindCpus
+  }
+
+  slotPid(): undefined {
+    return undefined
+  }
+
+  #launcher(): ChildProcessByStdio<Writable, Readable, null> {
+    if (this.#child !== undefined) return this.#child
+    const child = spawn(this.#perl, ['-e', SCRIPT], { stdio: ['pipe', 'pipe', 'inherit'] })
+    child.stdout.setEncoding('utf8')
+    child.stdout.on('data', (chunk: string) => this.#onData(chunk))
+    child.stdin.on('error', () => undefined)
+    child.on('error', () => undefined)
+    child.on('exit', (code, signal) => {
+      if (this.#child === child) this.#child = undefined
+      // the launcher died under its jobs (it never should): they are lost, and the reason says so
+      for (const [id, p] of this.#jobs) {
+        this.#jobs.delete(id)
+        p.resolve({
+          status: 'crashed',
+          error: new WorkerCrashedError(
+            `the command launcher exited (${signal ?? String(code)}) while job ${JSON.stringify(p.job.name)} ran`,
+            {
+              ...(code === null ? {} : { exitCode: code }),
+              ...(signal === null ? {} : { signal }),
+            },
+          ),
+        })
+      }
+    })
+    this.#child = child
+    return child
+  }
+
+  #ref(on: boolean): void {
+    const c = this.#child
+    if (c === undefined) return
+    if (on) {
+      c.ref()
+      ;(c.stdout as unknown as { ref(): void }).ref()
+    } else {
+      c.unref()
+      ;(c.stdout as unknown as { unref(): void }).unref()
+      ;(c.stdin as unknown as { unref(): void }).unref()
+    }
+  }
+
+  #onData(chunk: string): void {
+    this.#buf += chunk
+    let nl: number
+    while ((nl = this.#buf.indexOf('\n')) >= 0) {
+      const line = this.#buf.slice(0, nl)
+      this.#buf = this.#buf.slice(nl + 1)
+      const [op, idText, value] = line.split(' ')
+      const id = Number(idText)
+      const p = this.#jobs.get(id)
+      if (p === undefined) continue
+      if (op === 'S') {
+        p.pid = Number(value)
+        if (p.cancelled !== undefined) this.#kill(p)
+      } else if (op === 'E') {
+        this.#jobs.delete(id)
+        if (this.#jobs.size === 0) this.#ref(false)
+        if (p.killTimer !== undefined) clearTimeout(p.killTimer)
+        p.resolve(this.#end(p, Number(value)))
+      }
+    }
+  }
+
+  #end(p: Pending, status: number): RunEnd {
+    if (status === -1)
+      return {
+        status: 'failed',
+        error: new TaskosError('ERR_TASK_FAILED', `cannot fork for job ${JSON.stringify(p.job.name)}`),
+      }
+    const base = join(this.#dir!, String(p.slot))
+    const tails = {
+      stdout: tail(`${base}.out`, this.#tailBytes),
+      stderr: tail(`${base}.err`, this.#tailBytes),
+    }
+    const code = status >> 8
+    const signo = status & 0x7f
+    const signal = signo === 0 ? undefined : (SIGNALS.get(signo) ?? `signal ${signo}`)
+    if (p.cancelled !== undefined)
+      return {
+        status: 'cancelled',
+        error: new CancelledError(`job ${JSON.stringify(p.job.name)} was stopped`, { cause: p.cancelled }),
+        ...(signal === undefined ? { exitCode: code } : { signal }),
+        ...tails,
+      }
+    if (signal !== undefined)
+      return {
+        status: 'crashed',
+        error: new WorkerCrashedError(`command ${JSON.stringify(p.file)} was killed by ${signal}`, {
+          signal,
+        }),
+        signal,
+        ...tails,
+      }
+    if (code === 255 && tails.stderr.startsWith('taskos: cannot run'))
+      return {
+        status: 'failed',
+        error: Object.assign(
+          new TaskosError('ERR_TASK_FAILED', tails.stderr.trim().replace(/^taskos: /, '')),
+          { unrecoverable: true },
+        ),
+        exitCode: code,
+        ...tails,
+      }
+    if (code !== 0) {
+      const last = tails.stderr.trimEnd().split('\n').pop() ?? ''
+      return {
+        status: 'failed',
+        error: new TaskosError(
+          'ERR_TASK_FAILED',
+          `command ${JSON.stringify(p.file)} exited with code ${code}${last === '' ? '' : `: ${last.slice(-200)}`}`,
+        ),
+        exitCode: code,
+        ...tails,
+      }
+    }
+    return { status: 'done', exitCode: 0, ...tails }
+  }
+
+  #kill(p: Pending): void {
+    if (p.pid === undefined) return
+    kill(p.pid, 'SIGTERM')
+    const pid = p.pid
+    p.killTimer = setTimeout(() => kill(pid, 'SIGKILL'), this.#grace)
+  }
+
+  start(job: JobSpec, info: JobInfo): RunHandle {
+    const line = expandCommand(this.#template, job.instructions, job.name)
+    let argv = [line.file, ...line.args]
+    if (this.#bind !== undefined) argv = ['taskset', '-c', String(info.slot % this.#bind), ...argv]
+    this.#dir ??= mkdtempSync(join(tmpdir(), 'taskos-batch-'))
+    const base = join(this.#dir, String(info.slot))
+    const env = Object.entries(line.env ?? {}).map(([k, v]) => `${k}=${v}`)
+    const id = ++this.#seq
+    let resolve!: (end: RunEnd) => void
+    const end = new Promise<RunEnd>((r) => (resolve = r))
+    const p: Pending = {
+      job,
+      file: line.file,
+      slot: info.slot,
+      pid: undefined,
+      cancelled: undefined,
+      killTimer: undefined,
+      resolve,
+    }
+    this.#jobs.set(id, p)
+    const launcher = this.#launcher()
+    if (this.#jobs.size === 1) this.#ref(true)
+    launcher.stdin.write(
+      `R ${id} ${hex(line.cwd ?? '')} ${hex(`${base}.out`)} ${hex(`${base}.err`)} ${env.length} ${[...env, ...argv].map(hex).join(' ')}\n`,
+    )
+    return {
+      end,
+      pid: () => p.pid,
+      cancel: (reason) => {
+        if (p.cancelled !== undefined || !this.#jobs.has(id)) return
+        p.cancelled = reason ?? true
+        this.#kill(p)
+      },
+    }
+  }
+
+  #shutdown(): Promise<void> {
+    const child = this.#child
+    this.#child = undefined
+    const dir = this.#dir
+    this.#dir = undefined
+    const removeDir = (): void => {
+      if (dir !== undefined) rmSync(dir, { recursive: true, force: true })
+    }
+    if (child === undefined || child.exitCode !== null) {
+      removeDir()
+      return Promise.resolve()
+    }
+    child.ref()
+    return new Promise((resolve) => {
+      child.once('exit', () => {
+        removeDir()
+        resolve()
+      })
+      child.stdin.end()
+    })
+  }
+
+  close(): Promise<void> {
+    return this.#shutdown()
+  }
+
+  destroy(): Promise<void> {
+    return this.#shutdown()
+  }
+}

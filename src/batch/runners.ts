@@ -1,0 +1,266 @@
+/**
+ * Runners execute one job on one slot: a task function on the slot's own one-worker pool (so the
+ * boss knows which worker process runs which job: its pid for RSS and CPU pinning), or a command as
+ * a child process in its own process group.
+ * @module
+ */
+import { spawn } from 'node:child_process'
+import { CancelledError, TaskosError, WorkerCrashedError } from '../kernel/index.js'
+import type { TaskContext } from '../kernel/index.js'
+import { Pool } from '../pool/index.js'
+import type { TaskFunction } from '../pool/index.js'
+import type { CommandTemplate } from './command.js'
+import { expandCommand } from './command.js'
+import type { Instructions, JobSpec } from './instructions.js'
+import type { Reaper } from './reaper.js'
+
+/** What the worker receives besides its instructions: `(t, instructions, job)`. */
+export interface JobInfo {
+  /** The job's name. */
+  readonly name: string
+  /** The slot running it, from 0 (with `bind`, the CPU it is pinned to is `slot % cpus`). */
+  readonly slot: number
+  /** 1 for the first run, then 2, 3, … on retries. */
+  readonly attempt: number
+}
+
+/** @internal the raw end of one run. */
+export interface RunEnd {
+  status: 'done' | 'failed' | 'crashed' | 'cancelled'
+  value?: unknown
+  error?: unknown
+  exitCode?: number
+  signal?: string
+  stdout?: string
+  stderr?: string
+}
+
+/** @internal one running job. */
+export interface RunHandle {
+  readonly end: Promise<RunEnd>
+  /** Pid of the process running it, when there is one and it is known. */
+  pid(): number | undefined
+  /** Asks it to stop (cooperative for functions, SIGTERM for commands), then forces it after a grace. */
+  cancel(reason: unknown): void
+}
+
+/** @internal */
+export interface Runner {
+  start(job: JobSpec, info: JobInfo): RunHandle
+  /** Pid of the slot's worker process, when known (function runners). */
+  slotPid(slot: number): number | undefined
+  close(): Promise<void>
+  destroy(): Promise<void>
+}
+
+/** @internal task functions, one pool of one worker per slot. */
+export class FunctionRunner implements Runner {
+  readonly #fn: TaskFunction<never[], unknown>
+  readonly #pools: (Pool | undefined)[]
+  readonly #isolation: 'thread' | 'process'
+  readonly #grace: number
+
+  constructor(
+    fn: TaskFunction<never[], unknown>,
+    slots: number,
+    isolation: 'thread' | 'process',
+    grace: number,
+  ) {
+    this.#fn = fn
+    this.#pools = new Array<Pool | undefined>(slots).fill(undefined)
+    this.#isolation = isolation
+    this.#grace = grace
+  }
+
+  #pool(slot: number): Pool {
+    let pool = this.#pools[slot]
+    if (pool === undefined) {
+      pool = new Pool({ workers: 1, isolation: this.#isolation, cancelGrace: this.#grace })
+      this.#pools[slot] = pool
+    }
+    return pool
+  }
+
+  slotPid(slot: number): number | undefined {
+    return this.#pools[slot]?.stats().perWorker[0]?.pid
+  }
+
+  start(job: JobSpec, info: JobInfo): RunHandle {
+    const pool = this.#pool(info.slot)
+    const task = pool.run(
+      this.#fn as unknown as (t: TaskContext, ins: Instructions, info: JobInfo) => unknown,
+      [job.instructions, info],
+    )
+    const end = Promise.resolve(task.settle()).then((o): RunEnd => {
+      if (o.status === 'done') return { status: 'done', value: o.value }
+      const e = o.error as { exitCode?: unknown; signal?: unknown }
+      return {
+        status: o.status,
+        error: o.error,
+        ...(o.status === 'crashed' && typeof e.exitCode === 'number' ? { exitCode: e.exitCode } : {}),
+        ...(o.status === 'crashed' && typeof e.signal === 'string' ? { signal: e.signal } : {}),
+      }
+    })
+    return { end, pid: () => this.slotPid(info.slot), cancel: (reason) => void task.cancel(reason) }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.#pools.flatMap((p) => (p === undefined ? [] : [p.close()])))
+  }
+
+  async destroy(): Promise<void> {
+    await Promise.all(this.#pools.flatMap((p) => (p === undefined ? [] : [p.destroy()])))
+  }
+}
+
+/** A bounded tail of a stream: the last `max` bytes. */
+class Tail {
+  #chunks: Buffer[] = []
+  #size = 0
+  constructor(readonly max: number) {}
+  push(b: Buffer): void {
+    if (this.max === 0) return
+    this.#chunks.push(b)
+    this.#size += b.length
+    while (this.#size - this.#chunks[0]!.length >= this.max) this.#size -= this.#chunks.shift()!.length
+  }
+  toString(): string {
+    const all = Buffer.concat(this.#chunks)
+    return all.subarray(Math.max(0, all.length - this.max)).toString('utf8')
+  }
+}
+
+/** @internal commands, one child process (own process group) per job. */
+export class CommandRunner implements Runner {
+  readonly #template: CommandTemplate
+  readonly #tailBytes: number
+  readonly #grace: number
+  readonly #reaper: Reaper
+  readonly #bind: number | undefined
+
+  constructor(
+    template: CommandTemplate,
+    tailBytes: number,
+    grace: number,
+    reaper: Reaper,
+    bindCpus: number | undefined,
+  ) {
+    this.#template = template
+    this.#tailBytes = tailBytes
+    this.#grace = grace
+    this.#reaper = reaper
+    this.#bind = bindCpus
+  }
+
+  slotPid(): undefined {
+    return undefined
+  }
+
+  start(job: JobSpec, info: JobInfo): RunHandle {
+    const line = expandCommand(this.#template, job.instructions, job.name)
+    let file = line.file
+    let args = line.args
+    if (this.#bind !== undefined) {
+      args = ['-c', String(info.slot % this.#bind), file, ...args]
+      file = 'taskset'
+    }
+    const out = new Tail(this.#tailBytes)
+    const err = new Tail(this.#tailBytes)
+    const child = spawn(file, args, {
+      cwd: line.cwd,
+      env: line.env === undefined ? process.env : { ...process.env, ...line.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    })
+    const pid = child.pid
+    if (pid !== undefined) this.#reaper.add(pid)
+    child.stdout?.on('data', (b: Buffer) => out.push(b))
+    child.stderr?.on('data', (b: Buffer) => err.push(b))
+    let cancelled: unknown
+    let killTimer: NodeJS.Timeout | undefined
+    const end = new Promise<RunEnd>((resolve) => {
+      child.on('error', (error) => {
+        // the program could not start (ENOENT, EACCES): permanent, so marked unrecoverable
+        if (pid !== undefined) this.#reaper.remove(pid)
+        resolve({
+          status: 'failed',
+          error: Object.assign(
+            new TaskosError('ERR_TASK_FAILED', `cannot run ${JSON.stringify(file)}: ${error.message}`, {
+              cause: error,
+            }),
+            { unrecoverable: true },
+          ),
+        })
+      })
+      child.on('close', (code, signal) => {
+        if (killTimer !== undefined) clearTimeout(killTimer)
+        if (pid === undefined) return // 'error' settled it
+        this.#reaper.remove(pid)
+        const tails = { stdout: out.toString(), stderr: err.toString() }
+        if (cancelled !== undefined) {
+          resolve({
+            status: 'cancelled',
+            error: new CancelledError(`job ${JSON.stringify(job.name)} was stopped`, { cause: cancelled }),
+            ...(code === null ? {} : { exitCode: code }),
+            ...(signal === null ? {} : { signal }),
+            ...tails,
+          })
+        } else if (signal !== null) {
+          resolve({
+            status: 'crashed',
+            error: new WorkerCrashedError(`command ${JSON.stringify(file)} was killed by ${signal}`, {
+              signal,
+            }),
+            signal,
+            ...tails,
+          })
+        } else if (code !== 0) {
+          const last = tails.stderr.trimEnd().split('\n').pop() ?? ''
+          resolve({
+            status: 'failed',
+            error: new TaskosError(
+              'ERR_TASK_FAILED',
+              `command ${JSON.stringify(file)} exited with code ${String(code)}${last === '' ? '' : `: ${last.slice(-200)}`}`,
+            ),
+            ...(code === null ? {} : { exitCode: code }),
+            ...tails,
+          })
+        } else resolve({ status: 'done', exitCode: 0, ...tails })
+      })
+    })
+    return {
+      end,
+      pid: () => pid,
+      cancel: (reason) => {
+        if (
+          cancelled !== undefined ||
+          pid === undefined ||
+          child.exitCode !== null ||
+          child.signalCode !== null
+        )
+          return
+        cancelled = reason ?? true
+        kill(pid, 'SIGTERM')
+        killTimer = setTimeout(() => kill(pid, 'SIGKILL'), this.#grace)
+      },
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#reaper.close()
+    return Promise.resolve()
+  }
+
+  async destroy(): Promise<void> {
+    this.#reaper.close()
+    return Promise.resolve()
+  }
+}
+
+function kill(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal)
+  } catch {
+    // the group is gone already
+  }
+}
