@@ -7,8 +7,9 @@
  * pool: run, partition, map, shared memory, progress, crash recovery), and, as the roadmap lands,
  * in batch runs and on a NATS cluster. Only the executor changes.
  *
- * This root module re-exports the public surface of every layer that exists today: the kernel
- * and the pool (`taskos/kernel` and `taskos/pool` are the same surfaces on their own). Test
+ * This root module re-exports the public surface of every layer that exists today: the kernel,
+ * the pool and the cluster (`taskos/kernel`, `taskos/pool` and `taskos/cluster` are the same
+ * surfaces on their own). Test
  * helpers (`VirtualClock`, `Latch`) live in `taskos/testing`.
  *
  * Invariants: importing taskos starts nothing (no timers, no threads, no I/O); the global state is
@@ -23,3 +24,4 @@
  */
 export * from './kernel/index.js'
 export * from './pool/index.js'
+export * from './cluster/index.js'

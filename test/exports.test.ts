@@ -5,6 +5,7 @@ import { test } from 'node:test'
 import * as root from '../src/index.js'
 import * as kernel from '../src/kernel/index.js'
 import * as pool from '../src/pool/index.js'
+import * as cluster from '../src/cluster/index.js'
 import * as testing from '../src/testing/index.js'
 
 const ROOT_EXPORTS = [
@@ -40,9 +41,15 @@ const ROOT_EXPORTS = [
   'isTaskFunction',
   'partBounds',
   'shared',
+  // cluster
+  'Cluster',
+  'Node',
+  'RemoteTask',
 ]
 
-const TESTING_EXPORTS = ['Latch', 'VirtualClock']
+const CLUSTER_EXPORTS = ['Cluster', 'Node', 'RemoteTask']
+
+const TESTING_EXPORTS = ['Latch', 'VirtualClock', 'freePort', 'startNats']
 
 function names(module: object): string[] {
   return Object.keys(module).sort()
@@ -52,9 +59,13 @@ test('exports: the root module exports exactly the expected runtime names', () =
   assert.deepEqual(names(root), [...ROOT_EXPORTS].sort())
 })
 
-test('exports: the root module re-exports the kernel and pool surfaces unchanged', () => {
-  assert.deepEqual(names(root), [...names(kernel), ...names(pool)].sort())
-  for (const [name, value] of [...Object.entries(kernel), ...Object.entries(pool)]) {
+test('exports: taskos/cluster exports exactly the expected runtime names', () => {
+  assert.deepEqual(names(cluster), [...CLUSTER_EXPORTS].sort())
+})
+
+test('exports: the root module re-exports the kernel, pool and cluster surfaces unchanged', () => {
+  assert.deepEqual(names(root), [...names(kernel), ...names(pool), ...names(cluster)].sort())
+  for (const [name, value] of [...Object.entries(kernel), ...Object.entries(pool), ...Object.entries(cluster)]) {
     assert.equal((root as Record<string, unknown>)[name], value, `root.${name} is kernel.${name}`)
   }
 })

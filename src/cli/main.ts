@@ -9,7 +9,9 @@
  * @module
  */
 import { Command } from 'commander'
+import { clusterCommand } from './cluster-local.js'
 import { demoCommand } from './demo.js'
+import { nodeCommand } from './node.js'
 import { packageVersion } from './version.js'
 
 function createProgram(): Command {
@@ -18,10 +20,13 @@ function createProgram(): Command {
     .version(packageVersion(), '-v, --version', 'print the taskos version')
     .showHelpAfterError()
     .addCommand(demoCommand())
+    .addCommand(nodeCommand())
+    .addCommand(clusterCommand())
     .addHelpText(
       'after',
       '\nExamples:\n  taskos demo               the kernel tour (a few seconds)\n' +
-        '  taskos demo --scale 0.1   a quicker, smaller tour',
+        '  taskos demo --scale 0.1   a quicker, smaller tour\n' +
+        '  taskos cluster --local 2  a NATS server and 2 nodes on this machine',
     )
 }
 

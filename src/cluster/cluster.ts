@@ -1,0 +1,708 @@
+/**
+ * The cluster client: connects to NATS, tracks the nodes, places remote tasks and collects their
+ * results. An Executor, so `kernel.setExecutor(cluster)` runs `dispatch` and `t.offload` on it.
+ *
+ * Two paths to a node:
+ * - fast (default): tasks go in batches by core NATS to the chosen node; results come back in
+ *   batches to one shared subscription of this client (no per-request inbox or timer). The client
+ *   keeps every task it sent until its result arrives; a node found dead (connection closed, or 3
+ *   missed pulses) has its tasks sent elsewhere with the next attempt number.
+ * - durable (`durable: true`): each task is a message on a JetStream work queue; nodes pull as slots
+ *   free, ack after the result is sent and send in-progress acks from their main thread while the
+ *   task runs; a killed node's tasks are redelivered (after the 2 s ack wait) to another node.
+ * Either way a task settles once: results carry the attempt number (fence) and stale ones are dropped.
+ * @module
+ */
+import { nuid } from '@nats-io/transport-node'
+import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node'
+import { jetstream } from '@nats-io/jetstream'
+import type { JetStreamClient } from '@nats-io/jetstream'
+import {
+  CancelledError,
+  Emitter,
+  HostLostError,
+  TaskosError,
+  TimeoutError,
+  realClock,
+} from '../kernel/index.js'
+import type { BodyResult, Clock, Executor, ExecutorRunOptions, Listener, TaskContext } from '../kernel/index.js'
+import { describe } from '../kernel/errors.js'
+import { isTaskFunction } from '../pool/index.js'
+import { deserializeError } from '../pool/serialize-error.js'
+import type { SerializedError } from '../pool/protocol.js'
+import { bundleModule } from './bundle.js'
+import { CONNECTION_DEFAULTS, connectNats, validateConnection } from './connect.js'
+import type { ConnectionOptions } from './connect.js'
+import { Hosts } from './hosts.js'
+import type { HostEntry, HostInfo } from './hosts.js'
+import { ensureWorkQueue, workQueueNames } from './node.js'
+import { CRASHED, FAILED, OK, PROGRESS, STARTED, decode, encode, subjects } from './protocol.js'
+import type { CodeRef, Control, Pulse, ResultBatch, RunBatch, Subjects, TaskSpec, WorkItem } from './protocol.js'
+import { RemoteTask } from './remote-task.js'
+import { parseSize } from './size.js'
+import { Store } from './store.js'
+
+/** Options of {@link Cluster.connect}. */
+export interface ClusterOptions extends ConnectionOptions {
+  /** Run tasks on the durable JetStream path by default. @default false (the fast path) */
+  durable?: boolean
+  /** Default re-runs of a task whose node was lost. @default 2 */
+  retries?: number
+  /** Tasks sent ahead to a node per slot (the node's pool queues them): more hides latency. @default 32 */
+  pipeline?: number
+  /** JetStream replicas of the work queue and Object Store bucket (3 on a 3-server cluster). @default 1 */
+  replicas?: number
+  /** Clock for task timeouts. @default realClock */
+  clock?: Clock
+}
+
+/** Options of `cluster.spawn` / `cluster.run`. */
+export interface RemoteRunOptions extends ExecutorRunOptions {
+  /** Run on this host (node id or name). */
+  host?: string
+  /** Run only on nodes having every one of these tags. */
+  tags?: readonly string[]
+  /** Run only on nodes offering at least this much memory (bytes or '4GiB'). */
+  memory?: number | string
+  /** Re-runs allowed when the node running it is lost. @default the cluster's `retries` (2) */
+  retries?: number
+  /** Take the durable path (JetStream work queue). @default the cluster's `durable` (false) */
+  durable?: boolean
+  /** A name for the task. @default the function's name */
+  name?: string
+}
+
+/** Counters of a cluster client. */
+export interface ClusterStats {
+  id: string
+  hosts: number
+  slots: number
+  freeSlots: number
+  queued: number
+  inflight: number
+  completed: number
+  failed: number
+  crashed: number
+  cancelled: number
+  retried: number
+}
+
+/** Events of a cluster client. */
+export type ClusterEvent =
+  | { readonly type: 'host-up'; readonly host: HostInfo }
+  | { readonly type: 'host-down'; readonly host: HostInfo; readonly reason: string }
+  | { readonly type: 'progress'; readonly task: RemoteTask<unknown>; readonly done: number; readonly total: number | undefined }
+  | { readonly type: 'reconnect' }
+  | { readonly type: 'disconnect' }
+
+const DEFAULTS = Object.freeze({ durable: false, retries: 2, pipeline: 32, replicas: 1 })
+
+/** A node dead before the ack wait ends: redelivered messages must wait for it (node.ts uses 2 s). */
+const ACK_WAIT = 2000
+
+/**
+ * A connection to a taskos cluster: the PVM virtual machine. Create with {@link Cluster.connect}.
+ * @example
+ * const cluster = await Cluster.connect({ servers: 'nats://127.0.0.1:4222' })
+ * const task = await cluster.spawn(square, [7])
+ * console.log(await task.join())     // 49, computed on a node
+ * await cluster.close()
+ */
+export class Cluster implements Executor {
+  /** This client's id (unique per connection). */
+  readonly id: string
+  /** The cluster name. */
+  readonly name: string
+  readonly #nc: NatsConnection
+  readonly #s: Subjects
+  readonly #store: Store
+  readonly #hosts: Hosts
+  readonly #events = new Emitter<ClusterEvent>()
+  readonly #tasks = new Map<number, RemoteTask<unknown>>()
+  readonly #queue: RemoteTask<unknown>[] = []
+  #head = 0
+  #constrained: RemoteTask<unknown>[] = []
+  readonly #batches = new Map<HostEntry, TaskSpec[]>()
+  readonly #codes = new Map<string, Promise<CodeRef>>()
+  readonly #codeReady = new Map<string, CodeRef>()
+  readonly #o: Required<Omit<ClusterOptions, keyof ConnectionOptions>>
+  #sub: Subscription | undefined
+  #js: JetStreamClient | undefined
+  #queueReady: Promise<void> | undefined
+  #nextId = 1
+  #flushScheduled = false
+  #closed = false
+  #closing: Promise<void> | undefined
+  #rr = 0
+  #stats = { completed: 0, failed: 0, crashed: 0, cancelled: 0, retried: 0 }
+
+  private constructor(nc: NatsConnection, options: ClusterOptions, id: string) {
+    this.#nc = nc
+    this.id = id
+    this.name = options.name ?? CONNECTION_DEFAULTS.name
+    this.#s = subjects(`taskos.${this.name}`)
+    this.#o = {
+      durable: options.durable ?? DEFAULTS.durable,
+      retries: options.retries ?? DEFAULTS.retries,
+      pipeline: options.pipeline ?? DEFAULTS.pipeline,
+      replicas: options.replicas ?? DEFAULTS.replicas,
+      clock: options.clock ?? realClock,
+    }
+    this.#store = new Store(nc, workQueueNames(this.name).bucket, this.#o.replicas)
+    this.#hosts = new Hosts(
+      nc,
+      this.#s,
+      id,
+      (h) => {
+        this.#events.emit({ type: 'host-up', host: this.#hosts.info(h) })
+        this.#pump()
+      },
+      (h, reason) => this.#hostDown(h, reason),
+    )
+  }
+
+  /**
+   * Connects to the cluster's NATS servers and discovers its nodes.
+   * @throws ERR_INVALID_OPTION for a bad option, refused credentials or a TLS failure;
+   *   ERR_INVALID_STATE when no server answers within `timeout` (default 5000 ms).
+   */
+  static async connect(options: ClusterOptions = {}): Promise<Cluster> {
+    validateConnection(options)
+    for (const key of ['retries', 'pipeline', 'replicas'] as const) {
+      const v = options[key]
+      if (v !== undefined && (!Number.isSafeInteger(v) || v < (key === 'retries' ? 0 : 1))) {
+        throw new TaskosError('ERR_INVALID_OPTION', `invalid option ${key}: ${describe(v)} (expected an integer >= ${key === 'retries' ? 0 : 1})`)
+      }
+    }
+    const id = nuid.next()
+    const nc = await connectNats(options, `taskos-client-${id}`)
+    const cluster = new Cluster(nc, options, id)
+    await cluster.#start()
+    return cluster
+  }
+
+  async #start(): Promise<void> {
+    const s = this.#s
+    const prefix = s.client(this.id)
+    this.#sub = this.#nc.subscribe(`${prefix}.>`, { callback: (err, msg) => void (err === null && this.#onInbox(msg, prefix.length + 1)) })
+    this.#nc.subscribe(s.pulses, { callback: (err, msg) => void (err === null && this.#onPulse(msg)) })
+    this.#nc.subscribe(s.byes, { callback: (err, msg) => void (err === null && this.#hosts.bye(msg.subject.slice(s.byes.length - 1))) })
+    // discover the nodes that are up now (each answers with its pulse)
+    const replies = this.#nc.subscribe(`${prefix}.discover`, { callback: (err, msg) => void (err === null && this.#onPulse(msg)) })
+    this.#nc.publish(s.discover, undefined, { reply: `${prefix}.discover` })
+    await this.#nc.flush()
+    setTimeout(() => replies.unsubscribe(), 2000).unref()
+    this.#hosts.start()
+    void this.#watchStatus()
+  }
+
+  async #watchStatus(): Promise<void> {
+    for await (const status of this.#nc.status()) {
+      if (status.type === 'disconnect') this.#events.emit({ type: 'disconnect' })
+      if (status.type === 'reconnect') this.#events.emit({ type: 'reconnect' })
+    }
+  }
+
+  #onPulse(msg: Msg): void {
+    try {
+      this.#hosts.pulse(decode<Pulse>(msg.data))
+    } catch {
+      // not a pulse: ignore
+    }
+  }
+
+  #onInbox(msg: Msg, cut: number): void {
+    const kind = msg.subject.slice(cut)
+    if (kind === 'r') return this.#onResults(msg)
+    if (kind.startsWith('probe.')) {
+      if (msg.headers?.code === 503) this.#hosts.gone(kind.slice(6))
+      return
+    }
+    if (kind.startsWith('mail.')) {
+      const task = this.#tasks.get(Number(kind.slice(5)))
+      if (task !== undefined) this.#forwardMail(task, msg.data)
+    }
+  }
+
+  // ---- hosts -----------------------------------------------------------------------------------
+
+  /** The hosts (nodes) seen now: the PVM host list. */
+  hosts(): HostInfo[] {
+    return [...this.#hosts.map.values()].map((h) => this.#hosts.info(h))
+  }
+
+  /** Total slots of the hosts up now. */
+  slots(): number {
+    let n = 0
+    for (const h of this.#hosts.map.values()) n += h.pulse.slots
+    return n
+  }
+
+  /** Slots not running a task of this client, and free at their node's last pulse. */
+  freeSlots(): number {
+    let n = 0
+    for (const h of this.#hosts.map.values()) n += Math.max(0, Math.min(h.pulse.freeSlots, h.pulse.slots - h.inflight.size))
+    return n
+  }
+
+  /**
+   * Waits until at least `n` hosts are up.
+   * @throws ERR_TIMEOUT after `timeout` ms (default 10000).
+   */
+  async waitForHosts(n: number, timeout = 10_000): Promise<HostInfo[]> {
+    if (this.#hosts.map.size >= n) return this.hosts()
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        off()
+        reject(new TimeoutError(`waitForHosts: ${this.#hosts.map.size} of ${n} hosts up after ${timeout} ms`, timeout))
+      }, timeout)
+      const off = this.on('host-up', () => {
+        if (this.#hosts.map.size < n) return
+        clearTimeout(timer)
+        off()
+        resolve(this.hosts())
+      })
+    })
+  }
+
+  #hostDown(h: HostEntry, reason: string): void {
+    this.#events.emit({ type: 'host-down', host: this.#hosts.info(h), reason })
+    this.#batches.delete(h)
+    const lost = [...h.inflight]
+    h.inflight.clear()
+    for (const task of lost) {
+      task._host = undefined
+      if (task._outcome !== undefined) continue
+      if (task._fence > task._retries) {
+        this.#stats.crashed++
+        task._settle({
+          status: 'crashed',
+          error: new HostLostError(`remote task #${task.id} (${task.name ?? 'anonymous'}) lost its host ${h.name}: ${reason}; ran ${task._fence} time(s), retries: ${task._retries}`, {
+            origin: { task: task.id, host: h.name },
+          }),
+        })
+        continue
+      }
+      this.#stats.retried++
+      this.#queue.push(task)
+    }
+    this.#pump()
+  }
+
+  // ---- running tasks ---------------------------------------------------------------------------
+
+  /**
+   * Starts `fn(t, ...args)` on a node; resolves once the task was handed to a node (or the durable
+   * queue). With no free slot anywhere, waits for one (COS), bounded by `timeout`/`signal`.
+   * `fn` is a `defineTask` function (its module is bundled with its local imports and shipped) or
+   * a self-contained function (shipped as source).
+   * @throws ERR_INVALID_OPTION for a bad option; ERR_CLOSED after close.
+   * @example
+   * const task = await cluster.spawn(square, [7], { tags: ['fast'] })
+   * await task.join()   // 49
+   */
+  async spawn<A extends unknown[], X>(
+    fn: (t: TaskContext, ...args: A) => X,
+    args: A,
+    options: RemoteRunOptions = {},
+  ): Promise<RemoteTask<BodyResult<X>>> {
+    const task = this.run(fn, args, options)
+    await task._placed
+    return task
+  }
+
+  /**
+   * Starts `fn(t, ...args)` on the cluster and gives its task at once (the Executor interface).
+   * @throws ERR_INVALID_OPTION for a bad option; ERR_CLOSED after close.
+   */
+  run<A extends unknown[], X>(
+    fn: (t: TaskContext, ...args: A) => X,
+    args: A,
+    options: RemoteRunOptions = {},
+  ): RemoteTask<BodyResult<X>> {
+    if (this.#closed) throw new TaskosError('ERR_CLOSED', 'the cluster connection is closed')
+    const o = checkRunOptions(options)
+    const durable = o.durable ?? this.#o.durable
+    if (durable && (o.host !== undefined || o.tags !== undefined || o.memory !== undefined)) {
+      throw new TaskosError('ERR_INVALID_OPTION', 'invalid option durable: durable tasks are taken by any node (host, tags and memory apply to the fast path only)')
+    }
+    if (!Array.isArray(args)) throw new TaskosError('ERR_INVALID_ARGUMENT', `invalid args: ${describe(args)} (expected an array)`)
+    const code = this.#codeOf(fn)
+    const want = {
+      ...(o.host === undefined ? {} : { host: o.host }),
+      ...(o.tags === undefined ? {} : { tags: o.tags }),
+      ...(o.memory === undefined ? {} : { memory: parseSize(o.memory, 'memory') }),
+    }
+    const task = new RemoteTask<BodyResult<X>>(this, this.#nextId++, o.name ?? (fn.name || undefined), durable, o.retries ?? this.#o.retries, want)
+    const t = task as RemoteTask<unknown>
+    this.#tasks.set(task.id, t)
+    this.#arm(t, o)
+    let bytes: Uint8Array
+    try {
+      bytes = encode(args)
+    } catch (error) {
+      this.#stats.failed++
+      t._settle({ status: 'failed', error: new TaskosError('ERR_SERIALIZATION', `the arguments of ${task.name ?? 'the task'} cannot be sent to a node: ${(error as Error).message}`, { cause: error }) })
+      return task
+    }
+    const ready = (ref: CodeRef, payload: TaskSpec[3]): void => {
+      if (t._outcome !== undefined) return
+      t._spec = [task.id, 0, ref, payload, task.name]
+      if (durable) void this.#submitDurable(t)
+      else {
+        this.#queue.push(t)
+        this.#pump()
+      }
+    }
+    if (!(code instanceof Promise) && bytes.byteLength <= this.#store.inlineLimit) ready(code, bytes)
+    else {
+      Promise.all([code, this.#store.put(bytes)]).then(
+        ([ref, payload]) => ready(ref, payload),
+        (error: unknown) => {
+          if (t._settle({ status: 'failed', error })) this.#stats.failed++
+        },
+      )
+    }
+    return task
+  }
+
+  #arm(t: RemoteTask<unknown>, o: RemoteRunOptions): void {
+    const cleanups: (() => void)[] = [() => this.#tasks.delete(t.id)]
+    if (o.timeout !== undefined) {
+      const clock = this.#o.clock
+      const handle = clock.setTimer(o.timeout, () =>
+        this._cancel(t, new TimeoutError(`remote task #${t.id} (${t.name ?? 'anonymous'}) timed out after ${o.timeout} ms`, o.timeout!)),
+      )
+      cleanups.push(() => clock.clearTimer(handle))
+    }
+    const signal = o.signal
+    if (signal !== undefined) {
+      const onAbort = (): void => void this._cancel(t, signal.reason)
+      if (signal.aborted) queueMicrotask(onAbort)
+      else {
+        signal.addEventListener('abort', onAbort, { once: true })
+        cleanups.push(() => signal.removeEventListener('abort', onAbort))
+      }
+    }
+    t._cleanup = () => {
+      for (const c of cleanups) c()
+    }
+  }
+
+  #codeOf(fn: unknown): CodeRef | Promise<CodeRef> {
+    if (typeof fn !== 'function') {
+      throw new TaskosError('ERR_INVALID_ARGUMENT', `invalid task function: ${describe(fn)} (expected a defineTask function or a self-contained function)`)
+    }
+    if (!isTaskFunction(fn)) {
+      const source = fn.toString()
+      if (/\[native code\]\s*\}$/.test(source)) {
+        throw new TaskosError('ERR_INVALID_ARGUMENT', `${fn.name || 'this function'} is a native or bound function: it cannot be shipped to a node`)
+      }
+      return ['s', shippable(source)]
+    }
+    const key = `${fn.taskModule}#${fn.taskName}`
+    const ready = this.#codeReady.get(key)
+    if (ready !== undefined) return ready
+    let pending = this.#codes.get(key)
+    if (pending === undefined) {
+      pending = bundleModule(fn.taskModule).then(async (b) => {
+        await this.#store.putCode(b.hash, b.code)
+        const ref: CodeRef = ['h', b.hash, fn.taskName]
+        this.#codeReady.set(key, ref)
+        return ref
+      })
+      pending.catch(() => this.#codes.delete(key))
+      this.#codes.set(key, pending)
+    }
+    return pending
+  }
+
+  /**
+   * Hands queued fast-path tasks to nodes with room, most free first, round robin among equals.
+   * Tasks with constraints (host, tags, memory) that fit nowhere wait in `#constrained`; the main
+   * queue is consumed from its head and stops at the first task that fits nowhere.
+   */
+  #pump(): void {
+    if (this.#closed || (this.#queue.length === this.#head && this.#constrained.length === 0)) return
+    const hosts: HostEntry[] = []
+    for (const h of this.#hosts.map.values()) if (h.up && !h.leaving) hosts.push(h)
+    if (hosts.length === 0) return
+    if (this.#constrained.length > 0) {
+      const waiting = this.#constrained
+      this.#constrained = []
+      for (const task of waiting) {
+        if (task._outcome !== undefined) continue
+        const host = this.#choose(hosts, task)
+        if (host !== undefined) this.#place(task, host)
+        else this.#constrained.push(task)
+      }
+    }
+    const queue = this.#queue
+    while (this.#head < queue.length) {
+      const task = queue[this.#head]!
+      if (task._outcome !== undefined) {
+        this.#head++
+        continue
+      }
+      const host = this.#choose(hosts, task)
+      if (host !== undefined) this.#place(task, host)
+      else {
+        const w = task._want
+        if (w.host === undefined && w.tags === undefined && w.memory === undefined) break
+        this.#constrained.push(task)
+      }
+      this.#head++
+    }
+    if (this.#head > 1024 && this.#head * 2 > queue.length) {
+      queue.splice(0, this.#head)
+      this.#head = 0
+    }
+  }
+
+  #choose(hosts: HostEntry[], task: RemoteTask<unknown>): HostEntry | undefined {
+    const w = task._want
+    let best: HostEntry | undefined
+    let bestFree = -Infinity
+    const n = hosts.length
+    const start = this.#rr++ % n
+    for (let i = 0; i < n; i++) {
+      const h = hosts[(start + i) % n]!
+      const p = h.pulse
+      if (w.host !== undefined && w.host !== h.id && w.host !== h.name) continue
+      if (w.tags !== undefined && !w.tags.every((tag) => p.tags.includes(tag))) continue
+      if (w.memory !== undefined && p.maxMemory < w.memory) continue
+      if (h.inflight.size >= p.slots * this.#o.pipeline) continue
+      const free = (p.slots - h.inflight.size) / p.slots
+      if (free > bestFree) {
+        best = h
+        bestFree = free
+      }
+    }
+    return best
+  }
+
+  #place(task: RemoteTask<unknown>, host: HostEntry): void {
+    const spec = task._spec!
+    task._fence++
+    spec[1] = task._fence
+    task._host = host
+    host.inflight.add(task)
+    let batch = this.#batches.get(host)
+    if (batch === undefined) this.#batches.set(host, (batch = []))
+    batch.push([spec[0], spec[1], spec[2], spec[3], spec[4]])
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true
+      queueMicrotask(() => this.#flush())
+    }
+  }
+
+  #flush(): void {
+    this.#flushScheduled = false
+    const limit = this.#store.inlineLimit
+    for (const [host, specs] of this.#batches) {
+      const subject = this.#s.run(host.id)
+      let bytes = encode({ c: this.id, tasks: specs } satisfies RunBatch)
+      if (bytes.byteLength > limit && specs.length > 1) {
+        for (const spec of specs) this.#nc.publish(subject, encode({ c: this.id, tasks: [spec] } satisfies RunBatch))
+      } else this.#nc.publish(subject, bytes)
+      bytes = new Uint8Array(0)
+      for (const spec of specs) {
+        const task = this.#tasks.get(spec[0])
+        if (task !== undefined) {
+          task._markPlaced()
+          if (task._mail !== undefined) {
+            const mail = task._mail
+            task._mail = undefined
+            for (const m of mail) this._send(task, m)
+          }
+        }
+      }
+    }
+    this.#batches.clear()
+  }
+
+  async #submitDurable(task: RemoteTask<unknown>): Promise<void> {
+    try {
+      this.#queueReady ??= ensureWorkQueue(this.#nc, this.name, this.#o.replicas, ACK_WAIT)
+      await this.#queueReady
+      this.#js ??= jetstream(this.#nc)
+      const spec = task._spec!
+      const item: WorkItem = { c: this.id, retries: task._retries, task: spec }
+      await this.#js.publish(this.#s.work, encode(item))
+      task._markPlaced()
+    } catch (error) {
+      this.#queueReady = undefined
+      if (task._settle({ status: 'failed', error: new TaskosError('ERR_INVALID_STATE', `cannot queue durable task #${task.id}: ${(error as Error).message}`, { cause: error }) })) this.#stats.failed++
+    }
+  }
+
+  #onResults(msg: Msg): void {
+    let batch: ResultBatch
+    try {
+      batch = decode<ResultBatch>(msg.data)
+    } catch {
+      return
+    }
+    const host = this.#hosts.map.get(batch.n)
+    for (const [id, fence, kind, payload] of batch.results) {
+      const task = this.#tasks.get(id)
+      if (task === undefined) continue
+      if (task._durable) {
+        if (fence < task._fence) continue
+        task._fence = fence
+        if (kind === STARTED) {
+          task._host = host
+          if (task._mail !== undefined && host !== undefined) {
+            const mail = task._mail
+            task._mail = undefined
+            for (const m of mail) this._send(task, m)
+          }
+          continue
+        }
+      } else if (fence !== task._fence) continue // a stale attempt (its node was presumed dead)
+      if (kind === PROGRESS) {
+        const [done, total] = payload as [number, number | undefined]
+        this.#events.emit({ type: 'progress', task, done, total })
+        continue
+      }
+      task._host?.inflight.delete(task)
+      const origin = { task: id, host: host?.name ?? batch.n }
+      const settle = (bytes: Uint8Array): void => {
+        let value: unknown
+        try {
+          value = decode<unknown>(bytes)
+        } catch (error) {
+          if (task._settle({ status: 'failed', error: new TaskosError('ERR_SERIALIZATION', `cannot decode the result of remote task #${id}`, { cause: error }) })) this.#stats.failed++
+          return
+        }
+        if (kind === OK) {
+          if (task._settle({ status: 'done', value })) this.#stats.completed++
+        } else {
+          const error = deserializeError(value as SerializedError, origin)
+          if (error instanceof Error && !(error instanceof TaskosError)) {
+            Object.defineProperty(error, 'origin', { value: origin, writable: true, configurable: true })
+          }
+          const status = kind === CRASHED ? 'crashed' : kind === FAILED && error instanceof CancelledError ? 'cancelled' : 'failed'
+          if (task._settle({ status, error })) this.#stats[status === 'crashed' ? 'crashed' : status === 'cancelled' ? 'cancelled' : 'failed']++
+        }
+      }
+      const p = payload as TaskSpec[3]
+      if (p instanceof Uint8Array) settle(p)
+      else this.#store.get(p).then(settle, (error: unknown) => task._settle({ status: 'failed', error }))
+    }
+    this.#pump()
+  }
+
+  // ---- messages and cancellation (RemoteTaskOwner) ---------------------------------------------
+
+  /** @internal */
+  _send(task: RemoteTask<unknown>, message: unknown): boolean {
+    if (task._outcome !== undefined) return false
+    const host = task._host
+    if (host === undefined || (task._spec !== undefined && task._spec[1] === 0 && !task._durable)) {
+      ;(task._mail ??= []).push(message)
+      return true
+    }
+    let data: Uint8Array
+    try {
+      data = encode(message)
+    } catch (error) {
+      throw new TaskosError('ERR_SERIALIZATION', `the message to remote task #${task.id} cannot be sent: ${(error as Error).message}`, { cause: error })
+    }
+    void this.#store.put(data).then((payload) => {
+      const c: Control = { k: 'mail', c: this.id, id: task.id, data: payload }
+      this.#nc.publish(this.#s.ctl(host.id), encode(c))
+    })
+    return true
+  }
+
+  #forwardMail(task: RemoteTask<unknown>, data: Uint8Array): void {
+    try {
+      this._send(task, decode(data))
+    } catch {
+      // undecodable mail is dropped (it came from a foreign publisher)
+    }
+  }
+
+  /** @internal */
+  _cancel(task: RemoteTask<unknown>, reason: unknown): boolean {
+    if (task._outcome !== undefined) return false
+    const error = reason instanceof TimeoutError || reason instanceof CancelledError
+      ? reason
+      : new CancelledError(`remote task #${task.id} (${task.name ?? 'anonymous'}) was cancelled`, { cause: reason })
+    const host = task._host
+    if (host !== undefined) {
+      host.inflight.delete(task)
+      const c: Control = { k: 'cancel', c: this.id, id: task.id, reason: error.message }
+      if (!this.#nc.isClosed()) this.#nc.publish(this.#s.ctl(host.id), encode(c))
+    }
+    this.#stats.cancelled++
+    task._settle({ status: 'cancelled', error })
+    this.#pump()
+    return true
+  }
+
+  // ---- observation and lifecycle -----------------------------------------------------------------
+
+  /** Subscribes to cluster events (`host-up`, `host-down`, `progress`, `disconnect`, `reconnect`). */
+  on<K extends ClusterEvent['type']>(type: K, listener: Listener<ClusterEvent, K>): () => void {
+    return this.#events.on(type, listener)
+  }
+
+  /** Counters of this client. */
+  stats(): ClusterStats {
+    let inflight = 0
+    for (const h of this.#hosts.map.values()) inflight += h.inflight.size
+    return { id: this.id, hosts: this.#hosts.map.size, slots: this.slots(), freeSlots: this.freeSlots(), queued: this.#queue.length - this.#head + this.#constrained.length, inflight, ...this.#stats }
+  }
+
+  /** The underlying NATS connection (for services, KV and custom subjects). */
+  get connection(): NatsConnection {
+    return this.#nc
+  }
+
+  /** Waits for every task of this client to end, then disconnects. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      await Promise.all([...this.#tasks.values()].map((t) => t.settle()))
+      await this.#shutdown()
+    })()
+    return this.#closing
+  }
+
+  /** Cancels every task of this client and disconnects now. */
+  destroy(): Promise<void> {
+    for (const t of [...this.#tasks.values()]) this._cancel(t, new CancelledError('the cluster connection was destroyed'))
+    this.#closing ??= this.#shutdown()
+    return this.#closing
+  }
+
+  async #shutdown(): Promise<void> {
+    this.#closed = true
+    this.#hosts.stop()
+    this.#sub?.unsubscribe()
+    if (!this.#nc.isClosed()) await this.#nc.drain().catch(() => undefined)
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close()
+  }
+}
+
+function checkRunOptions(o: RemoteRunOptions): RemoteRunOptions {
+  if (o === null || typeof o !== 'object') throw new TaskosError('ERR_INVALID_OPTION', `invalid options: ${describe(o)} (expected an object)`)
+  if (o.timeout !== undefined && !(typeof o.timeout === 'number' && o.timeout >= 0)) throw new TaskosError('ERR_INVALID_OPTION', `invalid option timeout: ${describe(o.timeout)} (expected ms >= 0)`)
+  if (o.retries !== undefined && !(Number.isSafeInteger(o.retries) && o.retries >= 0)) throw new TaskosError('ERR_INVALID_OPTION', `invalid option retries: ${describe(o.retries)} (expected an integer >= 0)`)
+  if (o.host !== undefined && typeof o.host !== 'string') throw new TaskosError('ERR_INVALID_OPTION', `invalid option host: ${describe(o.host)} (expected a node id or name)`)
+  if (o.tags !== undefined && (!Array.isArray(o.tags) || o.tags.some((t) => typeof t !== 'string'))) throw new TaskosError('ERR_INVALID_OPTION', `invalid option tags: ${describe(o.tags)} (expected an array of strings)`)
+  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw new TaskosError('ERR_INVALID_OPTION', `invalid option signal: ${describe(o.signal)} (expected an AbortSignal)`)
+  return o
+}
+
+/** Source that evaluates to the function: functions and arrows as they are, methods made functions. */
+function shippable(source: string): string {
+  if (/^(async\s*)?(function\b|\(|[\w$]+\s*=>)/.test(source)) return source
+  const async = /^async\s+(?=[*\w$])/.exec(source)
+  if (async !== null) return `async function ${source.slice(async[0].length)}`
+  return `function ${source}`
+}

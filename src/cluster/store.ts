@@ -1,0 +1,78 @@
+/**
+ * The Object Store side of the cluster: code bundles by content hash, and arguments, results and
+ * messages too large for one NATS message (they travel as a key, fetched and deleted by the reader).
+ * @module
+ */
+import type { NatsConnection } from '@nats-io/transport-node'
+import { Objm } from '@nats-io/obj'
+import type { ObjectStore } from '@nats-io/obj'
+import { nuid } from '@nats-io/transport-node'
+import { TaskosError } from '../kernel/index.js'
+import type { Payload } from './protocol.js'
+
+/** Room left in a message for the batch frame and headers. */
+const FRAME_MARGIN = 16 * 1024
+
+export class Store {
+  readonly #nc: NatsConnection
+  readonly #bucket: string
+  readonly #replicas: number
+  #store: Promise<ObjectStore> | undefined
+
+  constructor(nc: NatsConnection, bucket: string, replicas: number) {
+    this.#nc = nc
+    this.#bucket = bucket
+    this.#replicas = replicas
+  }
+
+  /** The largest payload sent inline. */
+  get inlineLimit(): number {
+    return Math.max(1024, (this.#nc.info?.max_payload ?? 1024 * 1024) - FRAME_MARGIN)
+  }
+
+  #open(): Promise<ObjectStore> {
+    this.#store ??= new Objm(this.#nc).create(this.#bucket, { replicas: this.#replicas }).catch((error: unknown) => {
+      this.#store = undefined
+      throw new TaskosError(
+        'ERR_INVALID_STATE',
+        `the cluster needs JetStream (Object Store bucket ${this.#bucket}): ${(error as Error).message}; start nats-server with -js`,
+        { cause: error },
+      )
+    })
+    return this.#store
+  }
+
+  /** Inline bytes when small, else an Object Store key. */
+  async put(bytes: Uint8Array): Promise<Payload> {
+    if (bytes.byteLength <= this.inlineLimit) return bytes
+    const store = await this.#open()
+    const key = `data-${nuid.next()}`
+    await store.putBlob({ name: key }, bytes)
+    return { o: key }
+  }
+
+  /** Bytes of a payload; an Object Store payload is deleted once read. */
+  async get(payload: Payload): Promise<Uint8Array> {
+    if (payload instanceof Uint8Array) return payload
+    const store = await this.#open()
+    const bytes = await store.getBlob(payload.o)
+    if (bytes === null) throw new TaskosError('ERR_SERIALIZATION', `large payload ${payload.o} is missing from the Object Store`)
+    store.delete(payload.o).catch(() => undefined)
+    return bytes
+  }
+
+  /** Stores a code bundle under its hash unless it is there already. */
+  async putCode(hash: string, code: Uint8Array): Promise<void> {
+    const store = await this.#open()
+    const name = `code-${hash}`
+    if ((await store.info(name)) !== null) return
+    await store.putBlob({ name }, code)
+  }
+
+  async getCode(hash: string): Promise<Uint8Array> {
+    const store = await this.#open()
+    const bytes = await store.getBlob(`code-${hash}`)
+    if (bytes === null) throw new TaskosError('ERR_INVALID_STATE', `code bundle ${hash} is missing from the Object Store`)
+    return bytes
+  }
+}
