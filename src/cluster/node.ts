@@ -88,8 +88,22 @@ export function workQueueNames(name: string): { stream: string; consumer: string
   return { stream: `TASKOS_${name}_WORK`, consumer: 'nodes', bucket: `taskos_${name}` }
 }
 
-/** Creates the durable work queue stream and its shared consumer when missing. */
+/**
+ * Creates the durable work queue stream and its shared consumer when missing. Retries a few times:
+ * right after a NATS cluster starts (or loses a server) JetStream may time out while it elects leaders.
+ */
 export async function ensureWorkQueue(nc: NatsConnection, name: string, replicas: number, ackWait: number): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await createWorkQueue(nc, name, replicas, ackWait)
+    } catch (error) {
+      if (attempt >= 4 || nc.isClosed()) throw error
+      await new Promise((resolve) => setTimeout(resolve, 250 * attempt))
+    }
+  }
+}
+
+async function createWorkQueue(nc: NatsConnection, name: string, replicas: number, ackWait: number): Promise<void> {
   const jsm = await jetstreamManager(nc)
   const { stream, consumer } = workQueueNames(name)
   const s = subjects(`taskos.${name}`)

@@ -82,6 +82,11 @@ export class RemoteTask<R = unknown> implements Task<R> {
     return this._outcome?.status ?? 'running'
   }
 
+  /** How many times it was started (1 unless its node was lost and it ran again elsewhere). */
+  get attempts(): number {
+    return this._fence
+  }
+
   /** The host running it now, if it was placed (fast path) or started (durable path). */
   get host(): string | undefined {
     return this._host?.name
