@@ -31,6 +31,8 @@ import { isTaskFunction } from '../pool/index.js'
 import { deserializeError } from '../pool/serialize-error.js'
 import type { SerializedError } from '../pool/protocol.js'
 import { bundleModule } from './bundle.js'
+import { Reassembler, isChunk, toChunks } from './chunks.js'
+import type { Chunk } from './chunks.js'
 import { CONNECTION_DEFAULTS, connectNats, validateConnection } from './connect.js'
 import type { ConnectionOptions } from './connect.js'
 import { Hosts } from './hosts.js'
@@ -125,6 +127,7 @@ export class Cluster implements Executor {
   readonly #batches = new Map<HostEntry, TaskSpec[]>()
   readonly #codes = new Map<string, Promise<CodeRef>>()
   readonly #codeReady = new Map<string, CodeRef>()
+  readonly #chunks = new Reassembler()
   readonly #o: Required<Omit<ClusterOptions, keyof ConnectionOptions>>
   #sub: Subscription | undefined
   #js: JetStreamClient | undefined
@@ -354,9 +357,10 @@ export class Cluster implements Executor {
         this.#pump()
       }
     }
-    if (!(code instanceof Promise) && bytes.byteLength <= this.#store.inlineLimit) ready(code, bytes)
+    // large arguments: chunk messages on the fast path (at flush), the Object Store on the durable one
+    if (!(code instanceof Promise) && (!durable || bytes.byteLength <= this.#store.inlineLimit)) ready(code, bytes)
     else {
-      Promise.all([code, this.#store.put(bytes)]).then(
+      Promise.all([code, durable ? this.#store.put(bytes) : bytes]).then(
         ([ref, payload]) => ready(ref, payload),
         (error: unknown) => {
           if (t._settle({ status: 'failed', error })) this.#stats.failed++
@@ -501,6 +505,14 @@ export class Cluster implements Executor {
     const limit = this.#store.inlineLimit
     for (const [host, specs] of this.#batches) {
       const subject = this.#s.run(host.id)
+      for (const spec of specs) {
+        const args = spec[3]
+        if (args instanceof Uint8Array && args.byteLength > limit) {
+          const { key, messages } = toChunks(args, limit)
+          for (const m of messages) this.#nc.publish(subject, m)
+          spec[3] = { c: key }
+        }
+      }
       let bytes = encode({ c: this.id, tasks: specs } satisfies RunBatch)
       if (bytes.byteLength > limit && specs.length > 1) {
         for (const spec of specs) this.#nc.publish(subject, encode({ c: this.id, tasks: [spec] } satisfies RunBatch))
@@ -537,12 +549,13 @@ export class Cluster implements Executor {
   }
 
   #onResults(msg: Msg): void {
-    let batch: ResultBatch
+    let batch: ResultBatch | Chunk
     try {
-      batch = decode<ResultBatch>(msg.data)
+      batch = decode<ResultBatch | Chunk>(msg.data)
     } catch {
       return
     }
+    if (isChunk(batch)) return this.#chunks.add(batch)
     const host = this.#hosts.map.get(batch.n)
     for (const [id, fence, kind, payload] of batch.results) {
       const task = this.#tasks.get(id)
@@ -587,7 +600,8 @@ export class Cluster implements Executor {
         }
       }
       const p = payload as TaskSpec[3]
-      if (p instanceof Uint8Array) settle(p)
+      const whole = p instanceof Uint8Array ? p : 'c' in p ? this.#chunks.take(p.c) : undefined
+      if (whole !== undefined) settle(whole)
       else this.#store.get(p).then(settle, (error: unknown) => task._settle({ status: 'failed', error }))
     }
     this.#pump()

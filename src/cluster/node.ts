@@ -23,6 +23,8 @@ import type { ConnectionOptions } from './connect.js'
 import { CRASHED, FAILED, OK, PROGRESS, STARTED, decode, encode, subjects } from './protocol.js'
 import type { CodeRef, Control, Pulse, ResultBatch, ResultSpec, RunBatch, Subjects, TaskSpec, WorkItem } from './protocol.js'
 import { StatusSampler } from './status.js'
+import { Reassembler, isChunk, toChunks } from './chunks.js'
+import type { Chunk } from './chunks.js'
 import { Store } from './store.js'
 import { parseSize } from './size.js'
 
@@ -153,6 +155,7 @@ export class Node {
   readonly #byTask = new Map<PoolTask<unknown>, Running>()
   readonly #code = new Map<string, Promise<(...args: never[]) => unknown>>()
   readonly #outbox = new Map<string, ResultSpec[]>()
+  readonly #chunks = new Reassembler()
   readonly #subs: Subscription[] = []
   readonly #started = Date.now()
   #flushScheduled = false
@@ -255,13 +258,14 @@ export class Node {
 
   #onRun(msg: Msg): void {
     if (this.#closing !== undefined && this.#nc.isClosed()) return
-    let batch: RunBatch
+    let batch: RunBatch | Chunk
     try {
-      batch = decode<RunBatch>(msg.data)
+      batch = decode<RunBatch | Chunk>(msg.data)
     } catch (error) {
       this.#events.emit({ type: 'error', error })
       return
     }
+    if (isChunk(batch)) return this.#chunks.add(batch)
     for (const spec of batch.tasks) this.#start(batch.c, spec, undefined)
   }
 
@@ -278,7 +282,8 @@ export class Node {
     this.#events.emit({ type: 'task-start', client, id })
     if (msg !== undefined) this.#emit(client, [id, fence, STARTED, undefined])
     const fn = this.#fn(code)
-    const argsBytes = args instanceof Uint8Array ? args : this.#store.get(args)
+    const whole = args instanceof Uint8Array ? args : 'c' in args ? this.#chunks.take(args.c) : undefined
+    const argsBytes = whole ?? this.#store.get(args)
     if (!(fn instanceof Promise) && argsBytes instanceof Uint8Array) this.#run(r, fn, argsBytes)
     else {
       Promise.all([fn, argsBytes]).then(
@@ -339,7 +344,8 @@ export class Node {
         this.#nc.flush().then(() => msg.ack(), () => undefined)
       }
     }
-    if (bytes.byteLength <= this.#store.inlineLimit) send(bytes)
+    // large results: chunk messages on the fast path (at flush), the Object Store on the durable one
+    if (r.msg === undefined || bytes.byteLength <= this.#store.inlineLimit) send(bytes)
     else {
       this.#store.put(bytes).then(send, (error: unknown) =>
         send(encode(serializeError(new TaskosError('ERR_SERIALIZATION', `cannot store the large result of task ${r.id}: ${(error as Error).message}`)))),
@@ -354,14 +360,23 @@ export class Node {
     list.push(result)
     if (!this.#flushScheduled) {
       this.#flushScheduled = true
-      setImmediate(() => this.#flush())
+      queueMicrotask(() => this.#flush())
     }
   }
 
   #flush(): void {
     this.#flushScheduled = false
     if (this.#nc.isClosed()) return
+    const limit = this.#store.inlineLimit
     for (const [client, results] of this.#outbox) {
+      for (const result of results) {
+        const payload = result[3]
+        if (payload instanceof Uint8Array && payload.byteLength > limit) {
+          const { key, messages } = toChunks(payload, limit)
+          for (const m of messages) this.#nc.publish(this.#s.results(client), m)
+          result[3] = { c: key }
+        }
+      }
       const batch: ResultBatch = { n: this.id, results }
       let bytes = encode(batch)
       if (bytes.byteLength > this.#store.inlineLimit && results.length > 1) {

@@ -20,8 +20,9 @@
  * - TaskSpec `[id, fence, code, args, name, retries]`: `id` unique per client; `fence` the attempt
  *   number (1, 2, …); the client keeps only results whose fence is the task's current attempt.
  *   `code` is `['h', bundleHash, exportName]` (a shipped bundle) or `['s', source]` (a
- *   self-contained function). `args` is the serialized argument array, or `{ o: key }` when it was
- *   too large and travels through the Object Store.
+ *   self-contained function). `args` is the serialized argument array, or `{ o: key }` /
+ *   `{ c: key }` when it was too large and travels through the Object Store / as chunk messages
+ *   (see chunks.ts) published on the same subject just before.
  * - Result `[id, fence, ok, payload]`: `ok` 1 = value, 0 = serialized error, 2 = crashed (error),
  *   3 = progress (`payload` = [done, total]), 4 = started.
  * @module
@@ -31,8 +32,11 @@ import { deserialize, serialize } from 'node:v8'
 /** A code reference: a shipped bundle and export name, or a self-contained function's source. */
 export type CodeRef = readonly ['h', string, string] | readonly ['s', string]
 
-/** Serialized bytes, or a key of the Object Store bucket holding them. */
-export type Payload = Uint8Array | { readonly o: string }
+/**
+ * Serialized bytes; or, when too large for one message, a key of the Object Store bucket holding
+ * them (`o`, the durable path) or of the chunk messages sent just before (`c`, the fast path).
+ */
+export type Payload = Uint8Array | { readonly o: string } | { readonly c: string }
 
 export type TaskSpec = [id: number, fence: number, code: CodeRef, args: Payload, name: string | undefined]
 

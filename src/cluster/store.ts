@@ -54,6 +54,7 @@ export class Store {
   /** Bytes of a payload; an Object Store payload is deleted once read. */
   async get(payload: Payload): Promise<Uint8Array> {
     if (payload instanceof Uint8Array) return payload
+    if (!('o' in payload)) throw new TaskosError('ERR_SERIALIZATION', `large payload ${payload.c} arrived incomplete (its connection was lost)`)
     const store = await this.#open()
     const bytes = await store.getBlob(payload.o)
     if (bytes === null) throw new TaskosError('ERR_SERIALIZATION', `large payload ${payload.o} is missing from the Object Store`)
