@@ -25,11 +25,13 @@ import {
   TimeoutError,
   realClock,
 } from '../kernel/index.js'
-import type { BodyResult, Clock, Executor, ExecutorRunOptions, Listener, TaskContext } from '../kernel/index.js'
+import type { Addressable, BodyResult, Clock, Executor, ExecutorRunOptions, Listener, Task, TaskContext } from '../kernel/index.js'
 import { describe } from '../kernel/errors.js'
 import { isTaskFunction } from '../pool/index.js'
 import { deserializeError } from '../pool/serialize-error.js'
 import type { SerializedError } from '../pool/protocol.js'
+import { RemoteAddress, fromWire, toWire } from './address.js'
+import type { AddressMarker } from './address.js'
 import { bundleModule } from './bundle.js'
 import { Reassembler, isChunk, toChunks } from './chunks.js'
 import type { Chunk } from './chunks.js'
@@ -128,6 +130,9 @@ export class Cluster implements Executor {
   readonly #codes = new Map<string, Promise<CodeRef>>()
   readonly #codeReady = new Map<string, CodeRef>()
   readonly #chunks = new Reassembler()
+  readonly #locals = new Map<number, Addressable>()
+  readonly #localIds = new WeakMap<object, number>()
+  #nextLocal = 1
   readonly #o: Required<Omit<ClusterOptions, keyof ConnectionOptions>>
   #sub: Subscription | undefined
   #js: JetStreamClient | undefined
@@ -224,6 +229,16 @@ export class Cluster implements Executor {
     if (kind.startsWith('mail.')) {
       const task = this.#tasks.get(Number(kind.slice(5)))
       if (task !== undefined) this.#forwardMail(task, msg.data)
+      return
+    }
+    if (kind.startsWith('local.')) {
+      const target = this.#locals.get(Number(kind.slice(6)))
+      if (target === undefined) return
+      try {
+        target.send(this._revive(decode(msg.data)))
+      } catch {
+        // undecodable mail is dropped (it came from a foreign publisher)
+      }
     }
   }
 
@@ -342,7 +357,7 @@ export class Cluster implements Executor {
     this.#arm(t, o)
     let bytes: Uint8Array
     try {
-      bytes = encode(args)
+      bytes = encode(this._wire(args))
     } catch (error) {
       this.#stats.failed++
       t._settle({ status: 'failed', error: new TaskosError('ERR_SERIALIZATION', `the arguments of ${task.name ?? 'the task'} cannot be sent to a node: ${(error as Error).message}`, { cause: error }) })
@@ -402,7 +417,7 @@ export class Cluster implements Executor {
       if (/\[native code\]\s*\}$/.test(source)) {
         throw new TaskosError('ERR_INVALID_ARGUMENT', `${fn.name || 'this function'} is a native or bound function: it cannot be shipped to a node`)
       }
-      return ['s', shippable(source)]
+      return ['s', shippable(source), isGeneratorFunction(fn)]
     }
     const key = `${fn.taskModule}#${fn.taskName}`
     const ready = this.#codeReady.get(key)
@@ -411,7 +426,7 @@ export class Cluster implements Executor {
     if (pending === undefined) {
       pending = bundleModule(fn.taskModule).then(async (b) => {
         await this.#store.putCode(b.hash, b.code)
-        const ref: CodeRef = ['h', b.hash, fn.taskName]
+        const ref: CodeRef = ['h', b.hash, fn.taskName, isGeneratorFunction(fn)]
         this.#codeReady.set(key, ref)
         return ref
       })
@@ -584,6 +599,7 @@ export class Cluster implements Executor {
         let value: unknown
         try {
           value = decode<unknown>(bytes)
+          if (kind === OK) value = this._revive(value)
         } catch (error) {
           if (task._settle({ status: 'failed', error: new TaskosError('ERR_SERIALIZATION', `cannot decode the result of remote task #${id}`, { cause: error }) })) this.#stats.failed++
           return
@@ -607,6 +623,59 @@ export class Cluster implements Executor {
     this.#pump()
   }
 
+  // ---- addresses ---------------------------------------------------------------------------------
+
+  /** @internal replaces tasks in a value by address markers (local tasks get a route here). */
+  _wire(value: unknown): unknown {
+    return toWire(value, (object) => this.#marker(object))
+  }
+
+  /** @internal replaces address markers by addresses (this client's own tasks by themselves). */
+  _revive(value: unknown): unknown {
+    return fromWire(value, (m) => this.address(m))
+  }
+
+  #marker(object: object): AddressMarker | undefined {
+    if (object instanceof RemoteAddress) return object.toMarker()
+    if (object instanceof RemoteTask) {
+      return { __taskosAddress: this.#s.mail(this.id, object.id), id: object.id, name: object.name }
+    }
+    const task = object as Partial<Task>
+    if (typeof task.send !== 'function' || (typeof task.id !== 'number' && typeof task.id !== 'string')) return undefined
+    let n = this.#localIds.get(object)
+    if (n === undefined) {
+      n = this.#nextLocal++
+      this.#localIds.set(object, n)
+      this.#locals.set(n, object as Addressable)
+      // forget the route when a task ends
+      const settle = (object as Partial<Task>).settle
+      if (typeof settle === 'function') {
+        const id = n
+        void Promise.resolve(settle.call(object)).then(() => this.#locals.delete(id), () => this.#locals.delete(id))
+      }
+    }
+    return { __taskosAddress: `${this.#s.client(this.id)}.local.${n}`, id: task.id, name: task.name }
+  }
+
+  /**
+   * The address of a task from its wire marker: this client's own tasks come back as themselves,
+   * anything else as a {@link RemoteAddress}.
+   */
+  address(marker: AddressMarker): Addressable {
+    const prefix = `${this.#s.client(this.id)}.`
+    if (marker.__taskosAddress.startsWith(prefix)) {
+      const rest = marker.__taskosAddress.slice(prefix.length)
+      if (rest.startsWith('mail.')) {
+        const task = this.#tasks.get(Number(rest.slice(5)))
+        if (task !== undefined) return task
+      } else if (rest.startsWith('local.')) {
+        const local = this.#locals.get(Number(rest.slice(6)))
+        if (local !== undefined) return local
+      }
+    }
+    return new RemoteAddress(this.#nc, marker, (v) => this._wire(v))
+  }
+
   // ---- messages and cancellation (RemoteTaskOwner) ---------------------------------------------
 
   /** @internal */
@@ -619,7 +688,7 @@ export class Cluster implements Executor {
     }
     let data: Uint8Array
     try {
-      data = encode(message)
+      data = encode(this._wire(message))
     } catch (error) {
       throw new TaskosError('ERR_SERIALIZATION', `the message to remote task #${task.id} cannot be sent: ${(error as Error).message}`, { cause: error })
     }
@@ -632,7 +701,7 @@ export class Cluster implements Executor {
 
   #forwardMail(task: RemoteTask<unknown>, data: Uint8Array): void {
     try {
-      this._send(task, decode(data))
+      this._send(task, this._revive(decode(data)))
     } catch {
       // undecodable mail is dropped (it came from a foreign publisher)
     }
@@ -711,6 +780,11 @@ function checkRunOptions(o: RemoteRunOptions): RemoteRunOptions {
   if (o.tags !== undefined && (!Array.isArray(o.tags) || o.tags.some((t) => typeof t !== 'string'))) throw new TaskosError('ERR_INVALID_OPTION', `invalid option tags: ${describe(o.tags)} (expected an array of strings)`)
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw new TaskosError('ERR_INVALID_OPTION', `invalid option signal: ${describe(o.signal)} (expected an AbortSignal)`)
   return o
+}
+
+function isGeneratorFunction(fn: unknown): 0 | 1 {
+  const name = (fn as { constructor?: { name?: string } }).constructor?.name
+  return name === 'GeneratorFunction' || name === 'AsyncGeneratorFunction' ? 1 : 0
 }
 
 /** Source that evaluates to the function: functions and arrows as they are, methods made functions. */

@@ -27,6 +27,9 @@ import { Reassembler, isChunk, toChunks } from './chunks.js'
 import type { Chunk } from './chunks.js'
 import { Store } from './store.js'
 import { parseSize } from './size.js'
+import { clusterRun, clusterRunGenerator } from './runner.js'
+import type { RunnerRef } from './runner.js'
+import type { AddressMarker } from './address.js'
 
 /** Options of {@link Node.start}. */
 export interface NodeOptions extends ConnectionOptions {
@@ -79,7 +82,7 @@ interface Running {
   readonly client: string
   readonly id: number
   readonly fence: number
-  task: PoolTask<unknown> | undefined
+  task: PoolTask<Uint8Array> | undefined
   mail: unknown[] | undefined
   cancelled: unknown
   readonly msg: JsMsg | undefined
@@ -127,8 +130,6 @@ async function createWorkQueue(nc: NatsConnection, name: string, replicas: numbe
   }
 }
 
-/** A self-contained function shipped as source, made a function here (the pool ships it on). */
-const fromSource = new Map<string, (...args: never[]) => unknown>()
 
 /**
  * A cluster node. Start one per machine with `taskos node --servers nats://…`, or in code.
@@ -153,7 +154,8 @@ export class Node {
   readonly #events = new Emitter<NodeEvent>()
   readonly #running = new Map<string, Running>()
   readonly #byTask = new Map<PoolTask<unknown>, Running>()
-  readonly #code = new Map<string, Promise<(...args: never[]) => unknown>>()
+  readonly #code = new Map<string, Promise<string>>()
+  readonly #codeReady = new Map<string, string>()
   readonly #outbox = new Map<string, ResultSpec[]>()
   readonly #chunks = new Reassembler()
   readonly #subs: Subscription[] = []
@@ -182,6 +184,8 @@ export class Node {
     mkdirSync(this.#cacheDir, { recursive: true })
     this.#sampler = new StatusSampler(this.#cacheDir)
     this.#status = this.#sampler.sample()
+    // the pool's workers connect with the same settings when a task sends to an address
+    process.env.TASKOS_CLUSTER_CONNECTION = JSON.stringify(workerConnection(o))
     this.#pool = new Pool({ workers: o.slots, isolation: o.isolation ?? DEFAULTS.isolation })
     this.#store = new Store(nc, workQueueNames(clusterName).bucket, o.replicas ?? DEFAULTS.replicas)
     this.#pool.on('progress', ({ task, done, total }) => {
@@ -293,19 +297,13 @@ export class Node {
     }
   }
 
-  #run(r: Running, fn: (...args: never[]) => unknown, argsBytes: Uint8Array): void {
+  #run(r: Running, ref: RunnerRef, argsBytes: Uint8Array): void {
     if (this.#running.get(`${r.client}:${r.id}`) !== r) return
     if (r.cancelled !== undefined) return this.#end(r, FAILED, serializeError(r.cancelled))
-    let args: unknown[]
+    let task: PoolTask<Uint8Array>
     try {
-      args = decode<unknown[]>(argsBytes)
-    } catch (error) {
-      return this.#end(r, FAILED, serializeError(new TaskosError('ERR_SERIALIZATION', `cannot decode the arguments: ${(error as Error).message}`)))
-    }
-    let task: PoolTask<unknown>
-    try {
-      // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- the pool's run is typed by the function's own parameters
-      task = this.#pool.run(fn as never, args as never)
+      const self: AddressMarker = { __taskosAddress: this.#s.mail(r.client, r.id), id: r.id, name: undefined }
+      task = ref[2] === 1 ? this.#pool.run(clusterRunGenerator, [ref, argsBytes, self]) : this.#pool.run(clusterRun, [ref, argsBytes, self])
     } catch (error) {
       return this.#end(r, FAILED, serializeError(error))
     }
@@ -314,7 +312,7 @@ export class Node {
     if (r.mail !== undefined) for (const m of r.mail) task.send(m)
     r.mail = undefined
     task.then(
-      (value) => this.#end(r, OK, value),
+      (bytes) => this.#end(r, OK, bytes),
       (error: unknown) => {
         const crashed = task.status === 'crashed'
         this.#end(r, crashed ? CRASHED : FAILED, serializeError(error))
@@ -331,7 +329,7 @@ export class Node {
     this.#events.emit({ type: 'task-end', client: r.client, id: r.id, ok: kind === OK })
     let bytes: Uint8Array
     try {
-      bytes = encode(value)
+      bytes = kind === OK ? (value as Uint8Array) : encode(value)
     } catch (error) {
       kind = FAILED
       bytes = encode(serializeError(new TaskosError('ERR_SERIALIZATION', `the result of task ${r.id} cannot be sent back: ${(error as Error).message}`)))
@@ -389,32 +387,21 @@ export class Node {
     this.#outbox.clear()
   }
 
-  #fn(code: CodeRef): ((...args: never[]) => unknown) | Promise<(...args: never[]) => unknown> {
-    if (code[0] === 's') {
-      let fn = fromSource.get(code[1])
-      if (fn === undefined) {
-        // eslint-disable-next-line @typescript-eslint/no-implied-eval -- a self-contained function shipped as source
-        fn = (new Function(`return (${code[1]})`) as () => (...args: never[]) => unknown)()
-        fromSource.set(code[1], fn)
-      }
-      return fn
+  #fn(code: CodeRef): RunnerRef | Promise<RunnerRef> {
+    if (code[0] === 's') return ['', code[1], code[2]]
+    const [, hash, exportName, generator] = code
+    let url = this.#code.get(hash)
+    if (url === undefined) {
+      url = this.#bundleFile(hash)
+      url.catch(() => this.#code.delete(hash))
+      this.#code.set(hash, url)
     }
-    const [, hash, exportName] = code
-    const key = `${hash}:${exportName}`
-    let loaded = this.#code.get(key)
-    if (loaded === undefined) {
-      loaded = this.#bundleFile(hash).then((url) => {
-        // the pool's worker imports the bundle and finds the export defined under this name
-        const fn = function shipped(): never {
-          throw new TaskosError('ERR_INVALID_STATE', 'a shipped task function runs only on the pool')
-        }
-        Object.defineProperties(fn, { taskModule: { value: url }, taskName: { value: exportName } })
-        return fn
-      })
-      loaded.catch(() => this.#code.delete(key))
-      this.#code.set(key, loaded)
-    }
-    return loaded
+    const ready = this.#codeReady.get(hash)
+    if (ready !== undefined) return [ready, exportName, generator]
+    return url.then((u) => {
+      this.#codeReady.set(hash, u)
+      return [u, exportName, generator] as const
+    })
   }
 
   async #bundleFile(hash: string): Promise<string> {
@@ -529,6 +516,13 @@ export class Node {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close()
   }
+}
+
+function workerConnection(o: NodeOptions): ConnectionOptions {
+  const keys = ['servers', 'name', 'timeout', 'token', 'user', 'pass', 'nkeySeed', 'credsFile', 'tls'] as const
+  const out: Record<string, unknown> = {}
+  for (const key of keys) if (o[key] !== undefined) out[key] = o[key]
+  return out
 }
 
 function defaultCacheDir(): string {

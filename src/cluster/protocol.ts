@@ -19,8 +19,8 @@
  * Field by field:
  * - TaskSpec `[id, fence, code, args, name, retries]`: `id` unique per client; `fence` the attempt
  *   number (1, 2, …); the client keeps only results whose fence is the task's current attempt.
- *   `code` is `['h', bundleHash, exportName]` (a shipped bundle) or `['s', source]` (a
- *   self-contained function). `args` is the serialized argument array, or `{ o: key }` /
+ *   `code` is `['h', bundleHash, exportName, generator]` (a shipped bundle) or
+ *   `['s', source, generator]` (a self-contained function); `generator` is 1 for a generator function. `args` is the serialized argument array, or `{ o: key }` /
  *   `{ c: key }` when it was too large and travels through the Object Store / as chunk messages
  *   (see chunks.ts) published on the same subject just before.
  * - Result `[id, fence, ok, payload]`: `ok` 1 = value, 0 = serialized error, 2 = crashed (error),
@@ -29,8 +29,11 @@
  */
 import { deserialize, serialize } from 'node:v8'
 
-/** A code reference: a shipped bundle and export name, or a self-contained function's source. */
-export type CodeRef = readonly ['h', string, string] | readonly ['s', string]
+/**
+ * A code reference: a shipped bundle and export name, or a self-contained function's source; the
+ * last field is 1 for a generator function (its body needs a generator task on the node).
+ */
+export type CodeRef = readonly ['h', string, string, 0 | 1] | readonly ['s', string, 0 | 1]
 
 /**
  * Serialized bytes; or, when too large for one message, a key of the Object Store bucket holding
