@@ -43,11 +43,15 @@ const ROOT_EXPORTS = [
   'shared',
   // cluster
   'Cluster',
+  'ClusterChannel',
   'Node',
+  'RemoteAddress',
   'RemoteTask',
+  'ServiceClient',
+  'ServiceInstance',
 ]
 
-const CLUSTER_EXPORTS = ['Cluster', 'Node', 'RemoteTask']
+const CLUSTER_EXPORTS = ['Cluster', 'ClusterChannel', 'Node', 'RemoteAddress', 'RemoteTask', 'ServiceClient', 'ServiceInstance']
 
 const TESTING_EXPORTS = ['Latch', 'VirtualClock', 'freePort', 'startNats']
 

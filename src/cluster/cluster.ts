@@ -45,6 +45,10 @@ import type { CodeRef, Control, Pulse, ResultBatch, RunBatch, Subjects, TaskSpec
 import { RemoteTask } from './remote-task.js'
 import { parseSize } from './size.js'
 import { Store } from './store.js'
+import { Names } from './names.js'
+import { ClusterChannel } from './channel.js'
+import { ServiceClient, ServiceInstance } from './service.js'
+import type { ServeOptions, ServiceHandlers } from './service.js'
 
 /** Options of {@link Cluster.connect}. */
 export interface ClusterOptions extends ConnectionOptions {
@@ -131,6 +135,9 @@ export class Cluster implements Executor {
   readonly #codeReady = new Map<string, CodeRef>()
   readonly #chunks = new Reassembler()
   readonly #locals = new Map<number, Addressable>()
+  readonly #channels = new Map<string, ClusterChannel<unknown>>()
+  readonly #services = new Set<ServiceInstance>()
+  readonly #names: Names
   readonly #localIds = new WeakMap<object, number>()
   #nextLocal = 1
   readonly #o: Required<Omit<ClusterOptions, keyof ConnectionOptions>>
@@ -157,6 +164,7 @@ export class Cluster implements Executor {
       clock: options.clock ?? realClock,
     }
     this.#store = new Store(nc, workQueueNames(this.name).bucket, this.#o.replicas)
+    this.#names = new Names(nc, `taskos_${this.name}_names`, this.#o.replicas)
     this.#hosts = new Hosts(
       nc,
       this.#s,
@@ -623,6 +631,74 @@ export class Cluster implements Executor {
     this.#pump()
   }
 
+  // ---- names, channels, services ----------------------------------------------------------------
+
+  /**
+   * Registers a task (remote, local or an address) under a name every client of the cluster can
+   * `locate`. A task of this client is unregistered when it ends.
+   * @throws ERR_NAME_TAKEN when the name is registered already; ERR_INVALID_ARGUMENT for a bad
+   *   name or a value that is not a task.
+   * @example
+   * await cluster.register('logger', await cluster.spawn(logTask, []))
+   */
+  async register(name: string, task: Task | Addressable): Promise<void> {
+    Names.check(name)
+    const marker = this.#marker(task)
+    if (marker === undefined) throw new TaskosError('ERR_INVALID_ARGUMENT', `cluster.register('${name}'): ${describe(task)} is not a task or an address`)
+    await this.#names.register(name, marker)
+    const settle = (task as Partial<Task>).settle
+    if (typeof settle === 'function') {
+      void Promise.resolve(settle.call(task)).then(() => this.#names.unregister(name).catch(() => undefined))
+    }
+  }
+
+  /** Removes a name. @returns false if it was not registered. */
+  async unregister(name: string): Promise<boolean> {
+    return this.#names.unregister(Names.check(name))
+  }
+
+  /**
+   * The task registered under `name`, as an address (`send` works from anywhere); waits up to
+   * `timeout` ms for the name to appear.
+   * @throws ERR_UNKNOWN_NAME (no timeout given) or ERR_TIMEOUT when the name is not registered.
+   */
+  async locate(name: string, options: { timeout?: number } = {}): Promise<Addressable> {
+    return this.address(await this.#names.locate(Names.check(name), options.timeout))
+  }
+
+  /**
+   * A channel across machines: local subscribers get every message any client sends on `name`.
+   * The same object for the same name.
+   */
+  channel<T = unknown>(name: string): ClusterChannel<T> {
+    Names.check(name)
+    let channel = this.#channels.get(name)
+    if (channel === undefined) {
+      channel = new ClusterChannel<unknown>(this.#nc, name, `taskos.${this.name}.chan.${name}`, (v) => this._wire(v), (v) => this._revive(v))
+      this.#channels.set(name, channel)
+    }
+    return channel as ClusterChannel<T>
+  }
+
+  /**
+   * Serves `handlers` as the NATS micro-service `name` (requests and replies in JSON); visible to
+   * `nats micro ls`. Several instances of one name share the requests.
+   * @throws ERR_INVALID_ARGUMENT for a bad name or handlers.
+   * @example
+   * cluster.serve('math', { add: ({ a, b }: { a: number; b: number }) => a + b })
+   * await cluster.service('math').call('add', { a: 1, b: 2 })   // 3
+   */
+  serve(name: string, handlers: ServiceHandlers, options: ServeOptions = {}): ServiceInstance {
+    const instance = new ServiceInstance(this.#nc, name, handlers, options)
+    this.#services.add(instance)
+    return instance
+  }
+
+  /** A client of the micro-service `name` (`call(endpoint, request)`). */
+  service(name: string, options: { timeout?: number } = {}): ServiceClient {
+    return new ServiceClient(this.#nc, name, options.timeout ?? 5000)
+  }
+
   // ---- addresses ---------------------------------------------------------------------------------
 
   /** @internal replaces tasks in a value by address markers (local tasks get a route here). */
@@ -762,6 +838,8 @@ export class Cluster implements Executor {
 
   async #shutdown(): Promise<void> {
     this.#closed = true
+    for (const s of this.#services) s.stop()
+    for (const c of this.#channels.values()) c.close()
     this.#hosts.stop()
     this.#sub?.unsubscribe()
     if (!this.#nc.isClosed()) await this.#nc.drain().catch(() => undefined)

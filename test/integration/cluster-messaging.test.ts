@@ -2,8 +2,8 @@
 // channels and services (NATS micro protocol), on one nats-server with two `taskos node` processes.
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import { Cluster } from '../../src/cluster/index.js'
-import { Kernel } from '../../src/index.js'
+import { Cluster, RemoteAddress } from '../../src/cluster/index.js'
+import { Kernel, TaskosError } from '../../src/index.js'
 import { startNats } from '../../src/testing/nats.js'
 import type { NatsServerHandle } from '../../src/testing/nats.js'
 import { ask, relay } from '../fixtures/cluster-tasks.js'
@@ -58,5 +58,71 @@ describe('cluster: messaging', { timeout: 60_000 }, () => {
     }, [])
     task.send(21)
     assert.equal(await task.join(), 42)
+  })
+
+  test('cluster: register / locate names a task across clients; a taken name is refused', async () => {
+    const other = await Cluster.connect({ servers: nats.url })
+    try {
+      const local = k.spawn(async (t) => await t.receive<string>())
+      await cluster.register('greeter', local)
+      await assert.rejects(other.register('greeter', local), (e: unknown) => e instanceof TaskosError && e.code === 'ERR_NAME_TAKEN')
+      const found = await other.locate('greeter')
+      found.send('hello from another client')
+      assert.equal(await local.join(), 'hello from another client')
+      await assert.rejects(other.locate('nobody'), (e: unknown) => e instanceof TaskosError && e.code === 'ERR_UNKNOWN_NAME')
+      const later = other.locate('late', { timeout: 5000 })
+      const remote = await cluster.spawn(relay, [local, 0])
+      await cluster.register('late', remote)
+      assert.ok((await later) instanceof RemoteAddress)
+      await remote.join()
+    } finally {
+      await other.close()
+    }
+  })
+
+  test('cluster: a channel reaches subscribers in every client', async () => {
+    const other = await Cluster.connect({ servers: nats.url })
+    try {
+      const a = k.spawn(async (t) => [await t.receive(), await t.receive()])
+      const b = k.spawn(async (t) => [await t.receive(), await t.receive()])
+      cluster.channel<string>('news').subscribe(a)
+      other.channel<string>('news').subscribe(b)
+      await cluster.connection.flush()
+      await other.connection.flush()
+      cluster.channel<string>('news').send('one')
+      other.channel<string>('news').send('two')
+      const got = [await a.join(), await b.join()].map((x) => (x as string[]).slice().sort())
+      assert.deepEqual(got, [['one', 'two'], ['one', 'two']])
+    } finally {
+      await other.close()
+    }
+  })
+
+  test('cluster: serve / service speak the NATS micro protocol (calls, errors, $SRV discovery)', async () => {
+    const other = await Cluster.connect({ servers: nats.url })
+    try {
+      const instance = cluster.serve('math', {
+        add: (r) => (r as { a: number; b: number }).a + (r as { a: number; b: number }).b,
+        fail: () => {
+          throw new Error('no such thing')
+        },
+      }, { version: '1.2.3' })
+      await cluster.connection.flush()
+      const math = other.service('math')
+      assert.equal(await math.call('add', { a: 2, b: 3 }), 5)
+      await assert.rejects(math.call('fail'), (e: unknown) => e instanceof TaskosError && e.code === 'ERR_TASK_FAILED' && /no such thing/.test((e as Error).message))
+      await assert.rejects(other.service('nothing').call('x'), (e: unknown) => e instanceof TaskosError && e.code === 'ERR_UNKNOWN_NAME')
+      const info = JSON.parse(new TextDecoder().decode((await other.connection.request('$SRV.INFO.math', undefined, { timeout: 2000 })).data)) as { type: string; name: string; version: string; endpoints: { subject: string }[] }
+      assert.equal(info.type, 'io.nats.micro.v1.info_response')
+      assert.equal(info.version, '1.2.3')
+      assert.deepEqual(info.endpoints.map((e) => e.subject).sort(), ['math.add', 'math.fail'])
+      const stats = instance.stats()
+      assert.equal(stats.find((s) => s.name === 'add')!.num_requests, 1)
+      assert.equal(stats.find((s) => s.name === 'fail')!.num_errors, 1)
+      assert.equal((await math.ping()).length, 1)
+      instance.stop()
+    } finally {
+      await other.close()
+    }
   })
 })
