@@ -50,7 +50,6 @@ export class ServiceInstance {
   readonly name: string
   readonly id = nuid.next()
   readonly version: string
-  readonly #nc: NatsConnection
   readonly #subs: Subscription[] = []
   readonly #stats: EndpointStats[] = []
   readonly #started = new Date().toISOString()
@@ -64,7 +63,6 @@ export class ServiceInstance {
     if (entries.length === 0 || entries.some(([k, h]) => !NAME.test(k) || typeof h !== 'function')) {
       throw new TaskosError('ERR_INVALID_ARGUMENT', `invalid service handlers for ${name}: expected { endpoint: (request) => reply, … } with names of letters, digits, '-' or '_'`)
     }
-    this.#nc = nc
     this.name = name
     this.version = o.version ?? '0.0.1'
     this.#description = o.description ?? ''
