@@ -215,8 +215,49 @@ export class Cluster implements Executor {
   async #watchStatus(): Promise<void> {
     for await (const status of this.#nc.status()) {
       if (status.type === 'disconnect') this.#events.emit({ type: 'disconnect' })
-      if (status.type === 'reconnect') this.#events.emit({ type: 'reconnect' })
+      if (status.type === 'reconnect') {
+        this.#events.emit({ type: 'reconnect' })
+        void this.#resync()
+      }
     }
+  }
+
+  /**
+   * After a reconnect, results sent while this client was away are lost: ask each node for the
+   * results of the tasks it ran for us (it keeps recent ones); fast-path tasks a node does not know
+   * (their run batch was lost) are sent again.
+   */
+  async #resync(): Promise<void> {
+    const byHost = new Map<HostEntry, RemoteTask<unknown>[]>()
+    for (const task of this.#tasks.values()) {
+      if (task._outcome !== undefined) continue
+      const hosts = task._host !== undefined ? [task._host as HostEntry] : task._durable ? [...this.#hosts.map.values()] : []
+      for (const h of hosts) {
+        let list = byHost.get(h)
+        if (list === undefined) byHost.set(h, (list = []))
+        list.push(task)
+      }
+    }
+    await Promise.all(
+      [...byHost].map(async ([host, tasks]) => {
+        const c: Control = { k: 'resync', c: this.id, id: 0, ids: tasks.map((t) => t.id) }
+        let missing: number[]
+        try {
+          missing = decode<{ missing: number[] }>((await this.#nc.request(this.#s.ctl(host.id), encode(c), { timeout: 2000 })).data).missing
+        } catch {
+          return // the node is gone: host-down re-runs its tasks
+        }
+        for (const id of missing) {
+          const task = this.#tasks.get(id)
+          if (task === undefined || task._outcome !== undefined || task._durable || task._host !== host) continue
+          host.inflight.delete(task)
+          task._host = undefined
+          this.#stats.retried++
+          this.#queue.push(task)
+        }
+      }),
+    )
+    this.#pump()
   }
 
   #onPulse(msg: Msg): void {

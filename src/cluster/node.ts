@@ -78,6 +78,9 @@ const DEFAULTS = Object.freeze({
   ackWait: 2000,
 })
 
+/** Results kept for clients that reconnect (the most recent ones, all clients together). */
+const RECENT_RESULTS = 20_000
+
 interface Running {
   readonly client: string
   readonly id: number
@@ -158,6 +161,7 @@ export class Node {
   readonly #codeReady = new Map<string, string>()
   readonly #outbox = new Map<string, ResultSpec[]>()
   readonly #chunks = new Reassembler()
+  readonly #recent = new Map<string, ResultSpec>()
   readonly #subs: Subscription[] = []
   readonly #started = Date.now()
   #flushScheduled = false
@@ -335,7 +339,11 @@ export class Node {
       bytes = encode(serializeError(new TaskosError('ERR_SERIALIZATION', `the result of task ${r.id} cannot be sent back: ${(error as Error).message}`)))
     }
     const send = (payload: ResultSpec[3]): void => {
-      this.#emit(r.client, [r.id, r.fence, kind, payload])
+      const result: ResultSpec = [r.id, r.fence, kind, payload]
+      this.#emit(r.client, result)
+      // kept a while: a client that lost its connection asks for it again (resync)
+      this.#recent.set(key, [r.id, r.fence, kind, payload])
+      if (this.#recent.size > RECENT_RESULTS) this.#recent.delete(this.#recent.keys().next().value!)
       if (r.msg !== undefined) {
         // ack once the result is on its way: a node dying before this leaves the task for redelivery
         const msg = r.msg
@@ -421,6 +429,18 @@ export class Node {
     try {
       c = decode<Control>(msg.data)
     } catch {
+      return
+    }
+    if (c.k === 'resync') {
+      const missing: number[] = []
+      for (const id of c.ids) {
+        const key = `${c.c}:${id}`
+        if (this.#running.has(key)) continue
+        const kept = this.#recent.get(key)
+        if (kept === undefined) missing.push(id)
+        else this.#emit(c.c, [...kept])
+      }
+      msg.respond(encode({ missing }))
       return
     }
     const r = this.#running.get(`${c.c}:${c.id}`)

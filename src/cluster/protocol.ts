@@ -8,7 +8,9 @@
  * - `P.bye.<node>`          node → all:  the node stops (graceful)
  * - `P.discover`            client → nodes (request, many replies): each node answers a {@link Pulse}
  * - `P.node.<node>.run`     client → node: {@link RunBatch} (the fast path)
- * - `P.node.<node>.ctl`     client → node: {@link Control} (cancel, mail, resync)
+ * - `P.node.<node>.ctl`     client → node: {@link Control} (cancel, mail; resync is a request:
+ *                            the node sends again the results it still holds of the listed tasks
+ *                            and replies `{ missing: ids }`, the ones neither running nor held)
  * - `P.node.<node>.alive`   client → node: liveness probe; the server answers "503 no responders"
  *                            as soon as the node's connection is gone (the node never replies)
  * - `P.client.<client>.r`   node → client: {@link ResultBatch} (results, progress, starts)
@@ -64,6 +66,8 @@ export interface ResultBatch {
 export type Control =
   | { readonly k: 'cancel'; readonly c: string; readonly id: number; readonly reason: string }
   | { readonly k: 'mail'; readonly c: string; readonly id: number; readonly data: Payload }
+  /** After a reconnect: results of these tasks may have been lost; the reply lists the unknown ones. */
+  | { readonly k: 'resync'; readonly c: string; readonly id: number; readonly ids: readonly number[] }
 
 /** One durable task on the JetStream work queue. */
 export interface WorkItem {

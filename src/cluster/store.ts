@@ -13,6 +13,21 @@ import type { Payload } from './protocol.js'
 /** Room left in a message for the batch frame and headers. */
 const FRAME_MARGIN = 16 * 1024
 
+/**
+ * Retries JetStream calls that time out: right after an R3 bucket is made (or a server of a NATS
+ * cluster is lost) its stream may be electing a leader for a moment.
+ */
+async function retry<T>(f: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await f()
+    } catch (error) {
+      if (attempt >= 4 || !/timeout|no responders|leader/i.test((error as Error).message ?? '')) throw error
+      await new Promise((resolve) => setTimeout(resolve, 200 * attempt))
+    }
+  }
+}
+
 export class Store {
   readonly #nc: NatsConnection
   readonly #bucket: string
@@ -31,7 +46,7 @@ export class Store {
   }
 
   #open(): Promise<ObjectStore> {
-    this.#store ??= new Objm(this.#nc).create(this.#bucket, { replicas: this.#replicas }).catch((error: unknown) => {
+    this.#store ??= retry(() => new Objm(this.#nc).create(this.#bucket, { replicas: this.#replicas })).catch((error: unknown) => {
       this.#store = undefined
       throw new TaskosError(
         'ERR_INVALID_STATE',
@@ -47,7 +62,7 @@ export class Store {
     if (bytes.byteLength <= this.inlineLimit) return bytes
     const store = await this.#open()
     const key = `data-${nuid.next()}`
-    await store.putBlob({ name: key }, bytes)
+    await retry(() => store.putBlob({ name: key }, bytes))
     return { o: key }
   }
 
@@ -56,7 +71,7 @@ export class Store {
     if (payload instanceof Uint8Array) return payload
     if (!('o' in payload)) throw new TaskosError('ERR_SERIALIZATION', `large payload ${payload.c} arrived incomplete (its connection was lost)`)
     const store = await this.#open()
-    const bytes = await store.getBlob(payload.o)
+    const bytes = await retry(() => store.getBlob(payload.o))
     if (bytes === null) throw new TaskosError('ERR_SERIALIZATION', `large payload ${payload.o} is missing from the Object Store`)
     store.delete(payload.o).catch(() => undefined)
     return bytes
@@ -66,13 +81,13 @@ export class Store {
   async putCode(hash: string, code: Uint8Array): Promise<void> {
     const store = await this.#open()
     const name = `code-${hash}`
-    if ((await store.info(name)) !== null) return
-    await store.putBlob({ name }, code)
+    if ((await retry(() => store.info(name))) !== null) return
+    await retry(() => store.putBlob({ name }, code))
   }
 
   async getCode(hash: string): Promise<Uint8Array> {
     const store = await this.#open()
-    const bytes = await store.getBlob(`code-${hash}`)
+    const bytes = await retry(() => store.getBlob(`code-${hash}`))
     if (bytes === null) throw new TaskosError('ERR_INVALID_STATE', `code bundle ${hash} is missing from the Object Store`)
     return bytes
   }
