@@ -40,6 +40,18 @@ const EXPECTED: Record<string, RegExp[]> = {
     /prefix sums with t\.sync\(\): 1, 2, 3, 4, 5, 6, 7, 8, 9, 10/,
     /a part failed: RangeError: no data for \[25, 50\)/,
   ],
+  '10-cluster.ts': [
+    /hosts: node-a \(1 slot\), node-b \(1 slot\); slots: 2/,
+    /square\(7\) on a node: 49 \(ran on node-[ab]\)/,
+    /local task got: HELLO CLUSTER/,
+    /remote task answered 2 messages/,
+    /dispatch over the cluster: \[ 1, 4, 9, 16, 25 \]/,
+    /work spread over 2 nodes/,
+    /remote error: RangeError: age must be >= 0, got -1 \(on node-[ab]\)/,
+    /1 MiB round trip: 1048576 bytes back/,
+    /service call: hello, taskos/,
+    /all stopped/,
+  ],
 }
 
 describe('examples', { concurrency: availableParallelism() }, () => {
