@@ -15,8 +15,6 @@
  */
 import { nuid } from '@nats-io/transport-node'
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node'
-import { jetstream } from '@nats-io/jetstream'
-import type { JetStreamClient } from '@nats-io/jetstream'
 import {
   CancelledError,
   Emitter,
@@ -142,7 +140,6 @@ export class Cluster implements Executor {
   #nextLocal = 1
   readonly #o: Required<Omit<ClusterOptions, keyof ConnectionOptions>>
   #sub: Subscription | undefined
-  #js: JetStreamClient | undefined
   #queueReady: Promise<void> | undefined
   #nextId = 1
   #flushScheduled = false
@@ -275,6 +272,7 @@ export class Cluster implements Executor {
       if (msg.headers?.code === 503) this.#hosts.gone(kind.slice(6))
       return
     }
+    if (kind.startsWith('ack.')) return this.#onPubAck(msg, Number(kind.slice(4)))
     if (kind.startsWith('mail.')) {
       const task = this.#tasks.get(Number(kind.slice(5)))
       if (task !== undefined) this.#forwardMail(task, msg.data)
@@ -597,19 +595,42 @@ export class Cluster implements Executor {
     this.#batches.clear()
   }
 
+  /**
+   * Publishes a durable task to the work queue. The stream's acknowledgement comes back to this
+   * client's shared subscription (`….ack.<task>`), so there is no request (inbox, timer) per task.
+   */
   async #submitDurable(task: RemoteTask<unknown>): Promise<void> {
     try {
-      this.#queueReady ??= ensureWorkQueue(this.#nc, this.name, this.#o.replicas, ACK_WAIT)
+      if (this.#queueReady === undefined) {
+        this.#queueReady = ensureWorkQueue(this.#nc, this.name, this.#o.replicas, ACK_WAIT)
+        this.#queueReady.catch(() => (this.#queueReady = undefined))
+      }
       await this.#queueReady
-      this.#js ??= jetstream(this.#nc)
-      const spec = task._spec!
-      const item: WorkItem = { c: this.id, retries: task._retries, task: spec }
-      await this.#js.publish(this.#s.work, encode(item))
-      task._markPlaced()
     } catch (error) {
-      this.#queueReady = undefined
       if (task._settle({ status: 'failed', error: new TaskosError('ERR_INVALID_STATE', `cannot queue durable task #${task.id}: ${(error as Error).message}`, { cause: error }) })) this.#stats.failed++
+      return
     }
+    if (task._outcome !== undefined) return
+    const item: WorkItem = { c: this.id, retries: task._retries, task: task._spec! }
+    this.#nc.publish(this.#s.work, encode(item), { reply: `${this.#s.client(this.id)}.ack.${task.id}` })
+  }
+
+  /** The work queue stored (or refused) a durable task. */
+  #onPubAck(msg: Msg, id: number): void {
+    const task = this.#tasks.get(id)
+    if (task === undefined || task._outcome !== undefined) return
+    let problem: string | undefined
+    if (msg.headers?.code === 503) problem = 'no JetStream stream answered (is JetStream enabled?)'
+    else {
+      try {
+        const ack = JSON.parse(new TextDecoder().decode(msg.data)) as { error?: { description?: string } }
+        if (ack.error !== undefined) problem = ack.error.description ?? 'refused'
+      } catch {
+        problem = 'an unreadable acknowledgement'
+      }
+    }
+    if (problem === undefined) return task._markPlaced()
+    if (task._settle({ status: 'failed', error: new TaskosError('ERR_INVALID_STATE', `cannot queue durable task #${id}: ${problem}`) })) this.#stats.failed++
   }
 
   #onResults(msg: Msg): void {

@@ -78,6 +78,9 @@ const DEFAULTS = Object.freeze({
   ackWait: 2000,
 })
 
+/** Durable tasks a node takes ahead, per slot. */
+const DURABLE_AHEAD = 4
+
 /** Results kept for clients that reconnect (the most recent ones, all clients together). */
 const RECENT_RESULTS = 20_000
 
@@ -162,6 +165,7 @@ export class Node {
   readonly #outbox = new Map<string, ResultSpec[]>()
   readonly #chunks = new Reassembler()
   readonly #recent = new Map<string, ResultSpec>()
+  #acks: JsMsg[] = []
   readonly #subs: Subscription[] = []
   readonly #started = Date.now()
   #flushScheduled = false
@@ -344,11 +348,9 @@ export class Node {
       // kept a while: a client that lost its connection asks for it again (resync)
       this.#recent.set(key, [r.id, r.fence, kind, payload])
       if (this.#recent.size > RECENT_RESULTS) this.#recent.delete(this.#recent.keys().next().value!)
-      if (r.msg !== undefined) {
-        // ack once the result is on its way: a node dying before this leaves the task for redelivery
-        const msg = r.msg
-        this.#nc.flush().then(() => msg.ack(), () => undefined)
-      }
+      // acked right after its result is published (in #flush): one connection keeps the order, so
+      // the server has the result before the ack; a node dying earlier leaves it for redelivery
+      if (r.msg !== undefined) this.#acks.push(r.msg)
     }
     // large results: chunk messages on the fast path (at flush), the Object Store on the durable one
     if (r.msg === undefined || bytes.byteLength <= this.#store.inlineLimit) send(bytes)
@@ -393,6 +395,9 @@ export class Node {
       bytes = new Uint8Array(0)
     }
     this.#outbox.clear()
+    const acks = this.#acks
+    this.#acks = []
+    for (const m of acks) m.ack()
   }
 
   #fn(code: CodeRef): RunnerRef | Promise<RunnerRef> {
@@ -466,7 +471,9 @@ export class Node {
     const js = jetstream(this.#nc)
     const { stream, consumer } = workQueueNames(name)
     const c = await js.consumers.get(stream, consumer)
-    const messages = await c.consume({ max_messages: this.#slots, callback: (m) => this.#onWork(m) })
+    // a few tasks per slot held ahead (their in-progress acks keep them): tiny tasks stream, and a
+    // node cannot hoard long ones
+    const messages = await c.consume({ max_messages: this.#slots * DURABLE_AHEAD, callback: (m) => this.#onWork(m) })
     this.#consumer = messages
     // in-progress acks from this (main) thread while tasks run on the pool: a blocked task
     // does not look dead; a killed node stops acking and its messages are redelivered
@@ -489,7 +496,7 @@ export class Node {
     if (attempt > item.retries + 1) {
       const error = new HostLostError(`task ${spec[0]} was lost with its node ${attempt - 1} time(s) (retries: ${item.retries})`)
       this.#emit(item.c, [spec[0], attempt, CRASHED, encode(serializeError(error))])
-      this.#nc.flush().then(() => m.term('retries exhausted'), () => undefined)
+      this.#nc.flush().then(() => m.term('retries exhausted'), () => undefined) // rare: a flush is fine
       return
     }
     this.#start(item.c, spec, m)
