@@ -6,7 +6,8 @@
  * 1. tiny remote tasks `x => x + 1`, 20,000 submitted at once and all awaited: jobs/s
  *    (taskos fast path, taskos durable path, BullMQ, Moleculer)
  * 2. sequential round trip of one tiny task: p50 and p99 (taskos, BullMQ, Moleculer)
- * 3. a 1 MiB argument and result round trip (taskos; the peers refuse or fail it over NATS at the
+ * 3. 20 nodes × 4 slots (node processes) on this machine, 20,000 tiny tasks: all complete; jobs/s
+ * 4. a 1 MiB argument and result round trip (taskos; the peers refuse or fail it over NATS at the
  *    default 1 MiB max payload — Moleculer is measured and reported as failing when it does)
  *
  * `--quick` runs small n, one repetition, and skips BullMQ with a note when Redis is not running.
@@ -44,6 +45,28 @@ async function taskosTiny(durable: boolean, n: number, p: Probe): Promise<void> 
     const results = await Promise.all(all)
     p.stop()
     check(results[n - 1] === n, `inc(${n - 1}) gave ${results[n - 1]}`)
+  } finally {
+    await cluster.destroy()
+    await env.stop()
+  }
+}
+
+/** 20 nodes × 4 slots on this machine (2 nodes in --quick): all complete; the throughput. */
+async function taskosScale(n: number, p: Probe): Promise<void> {
+  const count = n >= 10_000 ? 20 : 2
+  const env = await taskosNodes(false, count, 4)
+  const cluster = await Cluster.connect({ servers: env.nats.url })
+  try {
+    await cluster.waitForHosts(count, 120_000)
+    await Promise.all(Array.from({ length: count * 8 }, (_, i) => cluster.run(inc, [i]).join()))
+    const all = new Array<Promise<number>>(n)
+    p.start()
+    for (let i = 0; i < n; i++) all[i] = cluster.run(inc, [i]).join() as Promise<number>
+    const results = await Promise.all(all)
+    p.stop()
+    check(results.every((r, i) => r === i + 1), 'every task completed with its value')
+    p.note('nodes', count)
+    p.note('hosts used', new Set(cluster.hosts().filter((h) => h.slots === 4).map((h) => h.id)).size)
   } finally {
     await cluster.destroy()
     await env.stop()
@@ -173,6 +196,7 @@ const cases: BenchCase[] = [
   { id: 'tiny/taskos-durable', kind: 'rate', n: 20_000, quickN: 200, reps: 3, run: (n, p) => taskosTiny(true, n, p) },
   { id: 'tiny/bullmq', kind: 'rate', n: 20_000, quickN: 200, reps: 3, run: (n, p) => bullmq(n, p, 'tiny') },
   { id: 'tiny/moleculer', kind: 'rate', n: 20_000, quickN: 500, reps: 3, run: (n, p) => moleculer(n, p, 'tiny') },
+  { id: 'scale/taskos-20x4', kind: 'rate', n: 20_000, quickN: 200, reps: 1, run: (n, p) => taskosScale(n, p) },
   { id: 'rtt/taskos', kind: 'rate', n: 2000, quickN: 50, reps: 3, run: (n, p) => taskosLatency(n, p, false) },
   { id: 'rtt/bullmq', kind: 'rate', n: 1000, quickN: 20, reps: 3, run: (n, p) => bullmq(n, p, 'rtt') },
   { id: 'rtt/moleculer', kind: 'rate', n: 2000, quickN: 50, reps: 3, run: (n, p) => moleculer(n, p, 'rtt') },
@@ -203,6 +227,7 @@ function report(results: ReadonlyMap<string, CaseResult>, run: RunInfo): void {
     { id: 'mib/taskos', label: 'taskos, 1 MiB arg + result' },
     { id: 'mib/moleculer', label: 'Moleculer, 1 MiB (base64) arg + result' },
   ]
+  printTable('Scale: 20 nodes × 4 slots on this machine (2 nodes in --quick), 20,000 tiny tasks', ['nodes', 'jobs/s'], [{ id: 'scale/taskos-20x4', label: 'taskos cluster (fast path)' }], results, (r) => [grouped(note(r, 'nodes')), grouped(rate(r))])
   printTable('Sequential round trip of one task', ['p50 ms', 'p99 ms', 'failures'], latRows, results, (r) =>
     note(r, 'skipped') === 1 ? ['skipped', '', ''] : [fixed(note(r, 'p50'), 2), fixed(note(r, 'p99'), 2), Number.isFinite(note(r, 'failures')) ? grouped(note(r, 'failures')) : '0'],
   )
