@@ -61,7 +61,7 @@ async function taskosScale(n: number, p: Probe): Promise<void> {
     await Promise.all(Array.from({ length: count * 8 }, (_, i) => cluster.run(inc, [i]).join()))
     const all = new Array<Promise<number>>(n)
     p.start()
-    for (let i = 0; i < n; i++) all[i] = cluster.run(inc, [i]).join() as Promise<number>
+    for (let i = 0; i < n; i++) all[i] = cluster.run(inc, [i]).join()
     const results = await Promise.all(all)
     p.stop()
     check(results.every((r, i) => r === i + 1), 'every task completed with its value')
