@@ -78,6 +78,9 @@ const DEFAULTS = Object.freeze({
   ackWait: 2000,
 })
 
+/** How long (ms) a stopping node still takes tasks after its goodbye (batches already sent to it). */
+const BYE_GRACE = 100
+
 /** Durable tasks a node takes ahead, per slot. */
 const DURABLE_AHEAD = 4
 
@@ -166,6 +169,7 @@ export class Node {
   readonly #chunks = new Reassembler()
   readonly #recent = new Map<string, ResultSpec>()
   #acks: JsMsg[] = []
+  #idle: (() => void) | undefined
   readonly #subs: Subscription[] = []
   readonly #started = Date.now()
   #flushScheduled = false
@@ -331,6 +335,11 @@ export class Node {
   #end(r: Running, kind: number, value: unknown): void {
     const key = `${r.client}:${r.id}`
     if (this.#running.get(key) === r) this.#running.delete(key)
+    if (this.#running.size === 0 && this.#idle !== undefined) {
+      const idle = this.#idle
+      this.#idle = undefined
+      queueMicrotask(idle) // after this result is queued for its client
+    }
     if (r.task !== undefined) this.#byTask.delete(r.task)
     if (kind === OK) this.#completed++
     else this.#failed++
@@ -530,8 +539,14 @@ export class Node {
     clearInterval(this.#pulseTimer)
     await this.#consumer?.close().catch(() => undefined)
     if (!this.#nc.isClosed()) this.#nc.publish(this.#s.bye(this.id), encode({ id: this.id, drain }))
-    if (drain) await this.#pool.close()
-    else {
+    if (drain) {
+      // clients stop placing work here once they see the goodbye; batches already on their way
+      // still run. Tasks arriving later are re-run elsewhere (the client sees this node go).
+      await new Promise((resolve) => setTimeout(resolve, BYE_GRACE))
+      this.#subs[0]?.unsubscribe()
+      while (this.#running.size > 0) await new Promise<void>((resolve) => (this.#idle = resolve))
+      await this.#pool.close()
+    } else {
       for (const r of this.#running.values()) r.msg?.nak()
       await this.#pool.destroy()
     }

@@ -87,6 +87,19 @@ describe('cluster: node failures', { timeout: 90_000 }, () => {
     await killAllNodes()
   })
 
+  test('cluster: a node stopped with SIGTERM drains: its running and queued tasks finish there', async () => {
+    const node = await startNode(nats.url, 'dr', ['--slots', '2', '--no-durable'])
+    await until(() => cluster.hosts().some((h) => h.name === 'dr'), 5000, 'node dr up')
+    const tasks = Array.from({ length: 4 }, () => cluster.run(sleepy, [400], { host: 'dr' }))
+    await until(() => tasks.every((t) => t.host === 'dr'), 5000, 'tasks placed on dr')
+    await new Promise((r) => setTimeout(r, 50))
+    node.child.kill('SIGTERM')
+    assert.deepEqual(await Promise.all(tasks.map((t) => t.join())), [400, 400, 400, 400])
+    assert.ok(tasks.every((t) => t.attempts === 1), 'none re-run')
+    await node.exited
+    assert.equal(node.child.exitCode, 0, node.output())
+  })
+
   test('cluster: a task that kills every node it touches ends crashed with ERR_HOST_LOST', async () => {
     await startNode(nats.url, 'k1', ['--slots', '1', '--no-durable'])
     await startNode(nats.url, 'k2', ['--slots', '1', '--no-durable'])

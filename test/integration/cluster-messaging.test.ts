@@ -6,7 +6,7 @@ import { Cluster, RemoteAddress } from '../../src/cluster/index.js'
 import { Kernel, TaskosError } from '../../src/index.js'
 import { startNats } from '../../src/testing/nats.js'
 import type { NatsServerHandle } from '../../src/testing/nats.js'
-import { ask, relay } from '../fixtures/cluster-tasks.js'
+import { ask, relay, waitForMail } from '../fixtures/cluster-tasks.js'
 import { killAllNodes, startNode } from './cluster-helpers.js'
 
 describe('cluster: messaging', { timeout: 60_000 }, () => {
@@ -71,10 +71,13 @@ describe('cluster: messaging', { timeout: 60_000 }, () => {
       assert.equal(await local.join(), 'hello from another client')
       await assert.rejects(other.locate('nobody'), (e: unknown) => e instanceof TaskosError && e.code === 'ERR_UNKNOWN_NAME')
       const later = other.locate('late', { timeout: 5000 })
-      const remote = await cluster.spawn(relay, [local, 0])
+      // a task that waits for one message (a registered task is unregistered when it ends)
+      const remote = await cluster.spawn(waitForMail, [1])
       await cluster.register('late', remote)
-      assert.ok((await later) instanceof RemoteAddress)
-      await remote.join()
+      const address = await later
+      assert.ok(address instanceof RemoteAddress)
+      address.send(5)
+      assert.equal(await remote.join(), 5)
     } finally {
       await other.close()
     }
