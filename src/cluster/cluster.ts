@@ -143,6 +143,7 @@ export class Cluster implements Executor {
   #queueReady: Promise<void> | undefined
   #nextId = 1
   #flushScheduled = false
+  #pumpScheduled = false
   #closed = false
   #closing: Promise<void> | undefined
   #rr = 0
@@ -372,7 +373,7 @@ export class Cluster implements Executor {
     options: RemoteRunOptions = {},
   ): Promise<RemoteTask<BodyResult<X>>> {
     const task = this.run(fn, args, options)
-    await task._placed
+    await task._whenPlaced()
     return task
   }
 
@@ -416,7 +417,7 @@ export class Cluster implements Executor {
       if (durable) void this.#submitDurable(t)
       else {
         this.#queue.push(t)
-        this.#pump()
+        this.#schedulePump()
       }
     }
     // large arguments: chunk messages on the fast path (at flush), the Object Store on the durable one
@@ -433,7 +434,8 @@ export class Cluster implements Executor {
   }
 
   #arm(t: RemoteTask<unknown>, o: RemoteRunOptions): void {
-    const cleanups: (() => void)[] = [() => this.#tasks.delete(t.id)]
+    if (o.timeout === undefined && o.signal === undefined) return
+    const cleanups: (() => void)[] = []
     if (o.timeout !== undefined) {
       const clock = this.#o.clock
       const handle = clock.setTimer(o.timeout, () =>
@@ -453,6 +455,21 @@ export class Cluster implements Executor {
     t._cleanup = () => {
       for (const c of cleanups) c()
     }
+  }
+
+  /** @internal a task ended: forget it. */
+  _ended(task: RemoteTask<unknown>): void {
+    this.#tasks.delete(task.id)
+  }
+
+  /** One pump per microtask for every task queued in this turn. */
+  #schedulePump(): void {
+    if (this.#pumpScheduled) return
+    this.#pumpScheduled = true
+    queueMicrotask(() => {
+      this.#pumpScheduled = false
+      this.#pump()
+    })
   }
 
   #codeOf(fn: unknown): CodeRef | Promise<CodeRef> {

@@ -16,6 +16,7 @@ import type { TaskSpec } from './protocol.js'
 export interface RemoteTaskOwner {
   _send(task: RemoteTask<unknown>, message: unknown): boolean
   _cancel(task: RemoteTask<unknown>, reason: unknown): boolean
+  _ended(task: RemoteTask<unknown>): void
 }
 
 /** @internal the host a task runs on, as the cluster tracks it. */
@@ -43,8 +44,9 @@ export class RemoteTask<R = unknown> implements Task<R> {
   /** @internal */ _mail: unknown[] | undefined = undefined
   /** @internal placement constraints */ _want: { host?: string; tags?: readonly string[]; memory?: number }
   /** @internal */ _cleanup: (() => void) | undefined = undefined
-  /** @internal resolves once sent to a node or queue (cluster.spawn waits for it) */ _placed: Promise<void>
-  /** @internal */ _markPlaced!: (error?: unknown) => void
+  /** @internal 0 not yet placed, 1 placed, 2 failed before it was placed */ #placedState = 0
+  #placedError: unknown = undefined
+  #placed: { promise: Promise<void>; resolve: () => void; reject: (e: unknown) => void } | undefined
   readonly #owner: RemoteTaskOwner
   readonly #promise: Promise<R>
   #resolve!: (value: unknown) => void
@@ -70,11 +72,34 @@ export class RemoteTask<R = unknown> implements Task<R> {
       this.#reject = reject
     })
     this.#promise.catch(() => undefined) // observed through join/settle
-    this._placed = new Promise<void>((resolve, reject) => {
-      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the task's own error, whatever it is
-      this._markPlaced = (error) => (error === undefined ? resolve() : reject(error))
-    })
-    this._placed.catch(() => undefined)
+  }
+
+  /** @internal the task reached a node or the durable queue (or failed before: `error`). */
+  _markPlaced(error?: unknown): void {
+    if (this.#placedState !== 0) return
+    this.#placedState = error === undefined ? 1 : 2
+    this.#placedError = error
+    if (this.#placed !== undefined) {
+      if (error === undefined) this.#placed.resolve()
+      else this.#placed.reject(error)
+    }
+  }
+
+  /** @internal resolves once placed (cluster.spawn waits for it); made only when asked for. */
+  _whenPlaced(): Promise<void> {
+    if (this.#placedState === 1) return Promise.resolve()
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the task's own error, whatever it is
+    if (this.#placedState === 2) return Promise.reject(this.#placedError)
+    if (this.#placed === undefined) {
+      let resolve!: () => void
+      let reject!: (e: unknown) => void
+      const promise = new Promise<void>((res, rej) => {
+        resolve = res
+        reject = rej
+      })
+      this.#placed = { promise, resolve, reject }
+    }
+    return this.#placed.promise
   }
 
   /** 'running' until it ends (queued counts as running), then its final state. */
@@ -100,6 +125,7 @@ export class RemoteTask<R = unknown> implements Task<R> {
     this._mail = undefined
     this._cleanup?.()
     this._cleanup = undefined
+    this.#owner._ended(this as RemoteTask<unknown>)
     this._markPlaced(outcome.status === 'done' ? undefined : outcome.error)
     if (outcome.status === 'done') this.#resolve(outcome.value)
     else this.#reject(outcome.error)

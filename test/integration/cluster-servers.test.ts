@@ -23,7 +23,7 @@ describe('cluster: NATS servers', { timeout: 120_000 }, () => {
       cluster.on('reconnect', () => void reconnects++)
       const fast = Array.from({ length: 20 }, (_, i) => cluster!.run(sleepy, [200 + i]))
       const durable = Array.from({ length: 10 }, (_, i) => cluster!.run(sleepy, [300 + i], { durable: true }))
-      await Promise.all(durable.map((task) => task._placed))
+      await Promise.all(durable.map((task) => task._whenPlaced()))
       await new Promise((r) => setTimeout(r, 100))
       const killedAt = Date.now()
       await nats.kill(0)
