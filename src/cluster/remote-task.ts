@@ -125,7 +125,7 @@ export class RemoteTask<R = unknown> implements Task<R> {
     this._mail = undefined
     this._cleanup?.()
     this._cleanup = undefined
-    this.#owner._ended(this as RemoteTask<unknown>)
+    this.#owner._ended(this)
     this._markPlaced(outcome.status === 'done' ? undefined : outcome.error)
     if (outcome.status === 'done') this.#resolve(outcome.value)
     else this.#reject(outcome.error)
