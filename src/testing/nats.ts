@@ -112,7 +112,8 @@ function makeCertificate(dir: string): NatsTlsFiles {
 /**
  * Starts `nats-server` on free 127.0.0.1 ports with temporary store directories and waits until
  * every server accepts connections (and, for a JetStream cluster, until its meta leader is elected).
- * Never use a shared server in tests: each test file starts its own.
+ * Never use a shared server in tests: each test file starts its own. The servers are killed when
+ * this process exits, if `stop()` was not called.
  * @throws ERR_INVALID_OPTION for a bad option; ERR_INVALID_STATE when the binary is missing or a
  *   server does not become ready within `timeout`.
  * @example
@@ -163,7 +164,13 @@ export async function startNats(options: StartNatsOptions = {}): Promise<NatsSer
     })
   }
 
+  // servers never outlive the process that started them (a test file that timed out, say)
+  const onExit = (): void => {
+    for (const child of processes) if (child !== undefined && child.exitCode === null) child.kill('SIGKILL')
+  }
+  process.once('exit', onExit)
   const stop = async (): Promise<void> => {
+    process.removeListener('exit', onExit)
     for (const child of processes) if (child !== undefined && child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
     const killer = setTimeout(() => {
       for (const child of processes) if (child !== undefined && child.exitCode === null) child.kill('SIGKILL')

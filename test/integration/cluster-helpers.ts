@@ -23,6 +23,10 @@ export interface NodeProcess {
 }
 
 const started = new Set<NodeProcess>()
+// a test file that times out still exits: take its node processes along (they would retry NATS forever)
+process.on('exit', () => {
+  for (const node of started) node.child.kill('SIGKILL')
+})
 
 /** Starts `taskos node --servers url …args` and waits for its ready line. */
 export async function startNode(servers: string, name: string, args: string[] = [], timeout = 15_000): Promise<NodeProcess> {
