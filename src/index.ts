@@ -5,13 +5,12 @@
  * this thread (the kernel: generator or async bodies with mailboxes, structured concurrency,
  * cancellation, supervision, names and dispatch), on a pool of worker threads or processes (the
  * pool: run, partition, map, shared memory, progress, crash recovery), in batch runs (a boss,
- * schedulers, reports, a journal), and, as the roadmap lands, on a NATS cluster. Only the executor
- * changes.
+ * schedulers, reports, a journal), and on a NATS cluster. Only the executor changes.
  *
  * This root module re-exports the public surface of every layer that exists today: the kernel,
- * the pool and batch (`taskos/kernel`, `taskos/pool` and `taskos/batch` are the same surfaces on
- * their own). Test
- * helpers (`VirtualClock`, `Latch`) live in `taskos/testing`.
+ * the pool, batch runs and the cluster (`taskos/kernel`, `taskos/pool`, `taskos/batch` and
+ * `taskos/cluster` are the same surfaces on their own). Test helpers (`VirtualClock`, `Latch`,
+ * `startNats`) live in `taskos/testing`.
  *
  * Invariants: importing taskos starts nothing (no timers, no threads, no I/O); the global state is
  * the lazily created default kernel (`defaultKernel()`) and default pool (`defaultPool()`).
@@ -26,3 +25,4 @@
 export * from './kernel/index.js'
 export * from './pool/index.js'
 export * from './batch/index.js'
+export * from './cluster/index.js'

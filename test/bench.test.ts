@@ -19,3 +19,12 @@ test('bench: the batch benchmark runs in quick mode and reports every target bes
   assert.match(r.stdout, /taskos ÷ xargs -P 2 wall = \d/)
   assert.match(r.stdout, /targets met: \d\/3/)
 })
+
+test('bench: the cluster benchmark runs in quick mode against its peers (skipping any whose service is missing)', async () => {
+  const r = await runTsx('bench/run.ts', ['cluster', '--quick'], 240_000)
+  assert.equal(r.code, 0, r.stderr)
+  assert.match(r.stdout, /taskos cluster \(fast path\)/)
+  assert.match(r.stdout, /Moleculer/)
+  assert.match(r.stdout, /BullMQ|BullMQ skipped/)
+  assert.match(r.stdout, /targets met: \d\/\d/)
+})

@@ -48,6 +48,18 @@ const EXPECTED: Record<string, RegExp[]> = {
     /server mode: first=2, second=3; 2 job-finished events/,
     /journal: first run 2 done; rerun 2 skipped, 2 done/,
   ],
+  '10-cluster.ts': [
+    /hosts: node-a \(1 slot\), node-b \(1 slot\); slots: 2/,
+    /square\(7\) on a node: 49 \(ran on node-[ab]\)/,
+    /local task got: HELLO CLUSTER/,
+    /remote task answered 2 messages/,
+    /dispatch over the cluster: \[ 1, 4, 9, 16, 25 \]/,
+    /work spread over 2 nodes/,
+    /remote error: RangeError: age must be >= 0, got -1 \(on node-[ab]\)/,
+    /1 MiB round trip: 1048576 bytes back/,
+    /service call: hello, taskos/,
+    /all stopped/,
+  ],
 }
 
 describe('examples', { concurrency: availableParallelism() }, () => {

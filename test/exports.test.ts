@@ -6,6 +6,7 @@ import * as root from '../src/index.js'
 import * as kernel from '../src/kernel/index.js'
 import * as pool from '../src/pool/index.js'
 import * as batchModule from '../src/batch/index.js'
+import * as cluster from '../src/cluster/index.js'
 import * as testing from '../src/testing/index.js'
 
 const ROOT_EXPORTS = [
@@ -51,6 +52,14 @@ const ROOT_EXPORTS = [
   'parseSize',
   'schedulers',
   'shellQuote',
+  // cluster
+  'Cluster',
+  'ClusterChannel',
+  'Node',
+  'RemoteAddress',
+  'RemoteTask',
+  'ServiceClient',
+  'ServiceInstance',
 ]
 
 const SCHEDULERS = ['longerFirst', 'maxMemory', 'maxWorkers']
@@ -59,7 +68,17 @@ test('exports: schedulers holds exactly the built-in schedulers', () => {
   assert.deepEqual(names(batchModule.schedulers), SCHEDULERS)
 })
 
-const TESTING_EXPORTS = ['Latch', 'VirtualClock']
+const CLUSTER_EXPORTS = [
+  'Cluster',
+  'ClusterChannel',
+  'Node',
+  'RemoteAddress',
+  'RemoteTask',
+  'ServiceClient',
+  'ServiceInstance',
+]
+
+const TESTING_EXPORTS = ['Latch', 'VirtualClock', 'freePort', 'startNats']
 
 function names(module: object): string[] {
   return Object.keys(module).sort()
@@ -69,12 +88,20 @@ test('exports: the root module exports exactly the expected runtime names', () =
   assert.deepEqual(names(root), [...ROOT_EXPORTS].sort())
 })
 
-test('exports: the root module re-exports the kernel, pool and batch surfaces unchanged', () => {
-  assert.deepEqual(names(root), [...names(kernel), ...names(pool), ...names(batchModule)].sort())
+test('exports: taskos/cluster exports exactly the expected runtime names', () => {
+  assert.deepEqual(names(cluster), [...CLUSTER_EXPORTS].sort())
+})
+
+test('exports: the root module re-exports the kernel, pool, batch and cluster surfaces unchanged', () => {
+  assert.deepEqual(
+    names(root),
+    [...names(kernel), ...names(pool), ...names(batchModule), ...names(cluster)].sort(),
+  )
   for (const [name, value] of [
     ...Object.entries(kernel),
     ...Object.entries(pool),
     ...Object.entries(batchModule),
+    ...Object.entries(cluster),
   ]) {
     assert.equal((root as Record<string, unknown>)[name], value, `root.${name} is kernel.${name}`)
   }

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * The `taskos` command. Each subcommand lives in its own module and exports a function returning
- * its commander `Command` (`demoCommand()`, `batchCommand()`; node, cluster and monitor later); this file
+ * its commander `Command` (`demoCommand()`, `batchCommand()`, `nodeCommand()`, `clusterCommand()`; monitor later); this file
  * only assembles them and turns failures into a message and a non-zero exit code.
  *
  * Exit codes: 0 success; 1 a failure, a usage error (unknown command or option: the message, then
@@ -10,7 +10,9 @@
  */
 import { Command } from 'commander'
 import { batchCommand } from './batch.js'
+import { clusterCommand } from './cluster-local.js'
 import { demoCommand } from './demo.js'
+import { nodeCommand } from './node.js'
 import { packageVersion } from './version.js'
 
 function createProgram(): Command {
@@ -20,11 +22,14 @@ function createProgram(): Command {
     .showHelpAfterError()
     .addCommand(demoCommand())
     .addCommand(batchCommand())
+    .addCommand(nodeCommand())
+    .addCommand(clusterCommand())
     .addHelpText(
       'after',
       '\nExamples:\n  taskos demo               the kernel tour (a few seconds)\n' +
         '  taskos demo --scale 0.1   a quicker, smaller tour\n' +
-        '  taskos batch jobs.yaml    run a batch file (taskos batch --help)',
+        '  taskos batch jobs.yaml    run a batch file (taskos batch --help)\n' +
+        '  taskos cluster --local 2  a NATS server and 2 nodes on this machine',
     )
 }
 

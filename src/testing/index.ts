@@ -4,15 +4,19 @@
  * - {@link VirtualClock}: a clock that moves only when told (or by itself when every kernel is idle),
  *   so timeouts, sleeps and restart windows run instantly and in a fixed order.
  * - {@link Latch}: a count-down latch, to wait until n things happened instead of sleeping.
+ * - {@link startNats}: a throwaway nats-server (or a 3-server cluster; token, TLS) on free loopback
+ *   ports, for integration tests of the cluster.
  *
  * Invariants: nothing here keeps the process alive on its own (no timers, no handles), and nothing
- * here reads the wall clock.
+ * here reads the wall clock, except `startNats`, whose servers live until `stop()`.
  * @module
  */
 import { TaskosError } from '../kernel/index.js'
 
 export { VirtualClock } from '../kernel/index.js'
 export type { Clock, TimerHandle, VirtualClockOptions } from '../kernel/index.js'
+export { startNats, freePort } from './nats.js'
+export type { StartNatsOptions, NatsServerHandle, NatsTlsFiles } from './nats.js'
 
 /**
  * A count-down latch: `wait()` resolves once `countDown()` was called `n` times. Use it to order a

@@ -1,0 +1,254 @@
+/**
+ * Cluster benchmark: taskos's cluster against BullMQ (Redis 127.0.0.1:6379) and Moleculer (NATS
+ * transporter) in the same run, each with 2 worker processes (taskos: 2 nodes × 2 slots; BullMQ:
+ * 2 workers of concurrency 2; Moleculer: 2 brokers). Every subject gets its own fresh servers.
+ *
+ * 1. tiny remote tasks `x => x + 1`, 20,000 submitted at once and all awaited: jobs/s
+ *    (taskos fast path, taskos durable path, BullMQ, Moleculer)
+ * 2. sequential round trip of one tiny task: p50 and p99 (taskos, BullMQ, Moleculer)
+ * 3. 20 nodes × 4 slots (node processes) on this machine, 20,000 tiny tasks: all complete; jobs/s
+ * 4. a 1 MiB argument and result round trip (taskos; the peers refuse or fail it over NATS at the
+ *    default 1 MiB max payload — Moleculer is measured and reported as failing when it does)
+ *
+ * Each case warms its fresh workers untimed (taskos and Moleculer: 2,000 tiny tasks).
+ * `--quick` runs small n, one repetition, and skips BullMQ with a note when Redis is not running.
+ * @module
+ */
+import { randomUUID } from 'node:crypto'
+import { Cluster } from '../src/cluster/index.js'
+import { echo, inc } from './fixtures/cluster-tasks.js'
+import type { BenchCase, Benchmark, CaseResult, Probe, RunInfo } from './lib/harness.js'
+import { median } from './lib/harness.js'
+import { bullmqWorkers, moleculerWorkers, redisAvailable, taskosNodes } from './lib/cluster-env.js'
+import { fixed, grouped, note, printTable, printTargets, ratio } from './lib/pool-report.js'
+import type { Row, TargetCheck } from './lib/pool-report.js'
+
+function check(ok: boolean, what: string): void {
+  if (!ok) throw new Error(`wrong result: ${what}`)
+}
+
+function quantile(samples: number[], p: number): number {
+  const s = [...samples].sort((a, b) => a - b)
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))]!
+}
+
+let skipped = false
+
+async function taskosTiny(durable: boolean, n: number, p: Probe): Promise<void> {
+  const env = await taskosNodes(durable)
+  const cluster = await Cluster.connect({ servers: env.nats.url })
+  try {
+    await cluster.waitForHosts(2)
+    // untimed warm-up on these fresh node processes (code shipped, queue made, JIT warm)
+    await Promise.all(Array.from({ length: Math.min(2000, n) }, (_, i) => cluster.run(inc, [i], { durable }).join()))
+    const all = new Array<Promise<number>>(n)
+    p.start()
+    for (let i = 0; i < n; i++) all[i] = cluster.run(inc, [i], { durable }).join()
+    const results = await Promise.all(all)
+    p.stop()
+    check(results[n - 1] === n, `inc(${n - 1}) gave ${results[n - 1]}`)
+  } finally {
+    await cluster.destroy()
+    await env.stop()
+  }
+}
+
+/** 20 nodes × 4 slots on this machine (2 nodes in --quick): all complete; the throughput. */
+async function taskosScale(n: number, p: Probe): Promise<void> {
+  const count = n >= 10_000 ? 20 : 2
+  const env = await taskosNodes(false, count, 4)
+  const cluster = await Cluster.connect({ servers: env.nats.url })
+  try {
+    await cluster.waitForHosts(count, 120_000)
+    await Promise.all(Array.from({ length: count * 8 }, (_, i) => cluster.run(inc, [i]).join()))
+    const all = new Array<Promise<number>>(n)
+    p.start()
+    for (let i = 0; i < n; i++) all[i] = cluster.run(inc, [i]).join()
+    const results = await Promise.all(all)
+    p.stop()
+    check(results.every((r, i) => r === i + 1), 'every task completed with its value')
+    p.note('nodes', count)
+    p.note('hosts used', new Set(cluster.hosts().filter((h) => h.slots === 4).map((h) => h.id)).size)
+  } finally {
+    await cluster.destroy()
+    await env.stop()
+  }
+}
+
+async function taskosLatency(n: number, p: Probe, big: boolean): Promise<void> {
+  const env = await taskosNodes(false)
+  const cluster = await Cluster.connect({ servers: env.nats.url })
+  const payload = new Uint8Array(1024 * 1024).fill(3)
+  try {
+    await cluster.waitForHosts(2)
+    for (let i = 0; i < 20; i++) await (big ? cluster.run(echo, [payload]) : cluster.run(inc, [i])).join()
+    const samples: number[] = []
+    p.start()
+    for (let i = 0; i < n; i++) {
+      const t0 = performance.now()
+      const r = await (big ? cluster.run(echo, [payload]) : cluster.run(inc, [i])).join()
+      samples.push(performance.now() - t0)
+      check(big ? (r as Uint8Array).length === payload.length : r === i + 1, 'round trip value')
+    }
+    p.stop()
+    p.note('p50', quantile(samples, 0.5))
+    p.note('p99', quantile(samples, 0.99))
+  } finally {
+    await cluster.destroy()
+    await env.stop()
+  }
+}
+
+async function moleculer(n: number, p: Probe, mode: 'tiny' | 'rtt' | 'mib'): Promise<void> {
+  const { ServiceBroker } = (await import('moleculer')).default
+  const env = await moleculerWorkers()
+  const broker = new ServiceBroker({ nodeID: `client-${process.pid}`, transporter: env.nats.url, logger: false })
+  try {
+    await broker.start()
+    await broker.waitForServices(['bench'])
+    await new Promise((r) => setTimeout(r, 500)) // both workers discovered
+    for (let i = 0; i < 20; i++) await broker.call('bench.inc', { x: i })
+    if (mode === 'tiny') {
+      await Promise.all(Array.from({ length: Math.min(2000, n) }, (_, i) => broker.call('bench.inc', { x: i }))) // warm-up, as taskos
+      p.start()
+      const all = new Array<Promise<number>>(n)
+      for (let i = 0; i < n; i++) all[i] = broker.call('bench.inc', { x: i })
+      const results = await Promise.all(all)
+      p.stop()
+      check(results[n - 1] === n, 'moleculer inc')
+      return
+    }
+    const samples: number[] = []
+    let failures = 0
+    const big = { data: Buffer.alloc(1024 * 1024, 3).toString('base64') }
+    p.start()
+    for (let i = 0; i < n; i++) {
+      const t0 = performance.now()
+      try {
+        if (mode === 'mib') await broker.call('bench.echo', big)
+        else await broker.call('bench.inc', { x: i })
+      } catch {
+        failures++
+      }
+      samples.push(performance.now() - t0)
+    }
+    p.stop()
+    p.note('p50', quantile(samples, 0.5))
+    p.note('p99', quantile(samples, 0.99))
+    p.note('failures', failures)
+  } finally {
+    await broker.stop()
+    await env.stop()
+  }
+}
+
+async function bullmq(n: number, p: Probe, mode: 'tiny' | 'rtt'): Promise<void> {
+  if (!(await redisAvailable())) {
+    skipped = true
+    p.start()
+    p.stop()
+    p.note('skipped', 1)
+    return
+  }
+  const { Queue, QueueEvents } = await import('bullmq')
+  const name = `taskos-bench-${randomUUID()}`
+  const connection = { host: '127.0.0.1', port: 6379 }
+  const queue = new Queue(name, { connection })
+  const events = new QueueEvents(name, { connection })
+  await events.waitUntilReady()
+  const workers = await bullmqWorkers(name)
+  try {
+    const opts = { removeOnComplete: true, removeOnFail: true }
+    if (mode === 'tiny') {
+      let done = 0
+      const finished = new Promise<void>((resolve) => {
+        events.on('completed', () => {
+          if (++done === n) resolve()
+        })
+      })
+      p.start()
+      for (let from = 0; from < n; from += 1000) {
+        await queue.addBulk(Array.from({ length: Math.min(1000, n - from) }, (_, i) => ({ name: 'inc', data: { x: from + i }, opts })))
+      }
+      await finished
+      p.stop()
+      return
+    }
+    const samples: number[] = []
+    p.start()
+    for (let i = 0; i < n; i++) {
+      const t0 = performance.now()
+      const job = await queue.add('inc', { x: i })
+      const r = (await job.waitUntilFinished(events)) as number
+      samples.push(performance.now() - t0)
+      check(r === i + 1, 'bullmq inc')
+    }
+    p.stop()
+    p.note('p50', quantile(samples, 0.5))
+    p.note('p99', quantile(samples, 0.99))
+  } finally {
+    await workers.stop()
+    await events.close()
+    await queue.obliterate({ force: true }).catch(() => undefined)
+    await queue.close()
+  }
+}
+
+const cases: BenchCase[] = [
+  { id: 'tiny/taskos', kind: 'rate', n: 20_000, quickN: 500, reps: 3, run: (n, p) => taskosTiny(false, n, p) },
+  { id: 'tiny/taskos-durable', kind: 'rate', n: 20_000, quickN: 200, reps: 3, run: (n, p) => taskosTiny(true, n, p) },
+  { id: 'tiny/bullmq', kind: 'rate', n: 20_000, quickN: 200, reps: 3, run: (n, p) => bullmq(n, p, 'tiny') },
+  { id: 'tiny/moleculer', kind: 'rate', n: 20_000, quickN: 500, reps: 3, run: (n, p) => moleculer(n, p, 'tiny') },
+  { id: 'scale/taskos-20x4', kind: 'rate', n: 20_000, quickN: 200, reps: 1, run: (n, p) => taskosScale(n, p) },
+  { id: 'rtt/taskos', kind: 'rate', n: 2000, quickN: 50, reps: 3, run: (n, p) => taskosLatency(n, p, false) },
+  { id: 'rtt/bullmq', kind: 'rate', n: 1000, quickN: 20, reps: 3, run: (n, p) => bullmq(n, p, 'rtt') },
+  { id: 'rtt/moleculer', kind: 'rate', n: 2000, quickN: 50, reps: 3, run: (n, p) => moleculer(n, p, 'rtt') },
+  { id: 'mib/taskos', kind: 'rate', n: 30, quickN: 3, reps: 3, run: (n, p) => taskosLatency(n, p, true) },
+  { id: 'mib/moleculer', kind: 'rate', n: 10, quickN: 2, reps: 3, run: (n, p) => moleculer(n, p, 'mib') },
+]
+
+function rate(r: CaseResult | undefined): number {
+  if (r === undefined || note(r, 'skipped') === 1) return Number.NaN
+  return median(r.wallMs.map((ms) => (r.n * 1000) / ms))
+}
+
+function report(results: ReadonlyMap<string, CaseResult>, run: RunInfo): void {
+  const skippedBull = [...results.values()].some((r) => note(r, 'skipped') === 1) || skipped
+  if (skippedBull) console.log('\nnote: BullMQ skipped: no Redis on 127.0.0.1:6379')
+  const tinyRows: Row[] = [
+    { id: 'tiny/taskos', label: 'taskos cluster (fast path)' },
+    { id: 'tiny/taskos-durable', label: 'taskos cluster (durable path)' },
+    { id: 'tiny/bullmq', label: 'BullMQ (Redis)' },
+    { id: 'tiny/moleculer', label: 'Moleculer (NATS)' },
+  ]
+  const fast = rate(results.get('tiny/taskos'))
+  printTable(`Tiny remote tasks, ${run.quick ? 'quick n' : '20,000'} submitted at once (2 workers × 2 slots)`, ['jobs/s', 'taskos fast ÷ this'], tinyRows, results, (r) => [grouped(rate(r)), ratio(fast, rate(r))])
+  const latRows: Row[] = [
+    { id: 'rtt/taskos', label: 'taskos cluster' },
+    { id: 'rtt/bullmq', label: 'BullMQ (Redis)' },
+    { id: 'rtt/moleculer', label: 'Moleculer (NATS)' },
+    { id: 'mib/taskos', label: 'taskos, 1 MiB arg + result' },
+    { id: 'mib/moleculer', label: 'Moleculer, 1 MiB (base64) arg + result' },
+  ]
+  printTable('Scale: 20 nodes × 4 slots on this machine (2 nodes in --quick), 20,000 tiny tasks', ['nodes', 'jobs/s'], [{ id: 'scale/taskos-20x4', label: 'taskos cluster (fast path)' }], results, (r) => [grouped(note(r, 'nodes')), grouped(rate(r))])
+  printTable('Sequential round trip of one task', ['p50 ms', 'p99 ms', 'failures'], latRows, results, (r) =>
+    note(r, 'skipped') === 1 ? ['skipped', '', ''] : [fixed(note(r, 'p50'), 2), fixed(note(r, 'p99'), 2), Number.isFinite(note(r, 'failures')) ? grouped(note(r, 'failures')) : '0'],
+  )
+  const durable = rate(results.get('tiny/taskos-durable'))
+  const bull = rate(results.get('tiny/bullmq'))
+  const mol = rate(results.get('tiny/moleculer'))
+  const p50 = note(results.get('rtt/taskos'), 'p50')
+  const p99 = note(results.get('rtt/taskos'), 'p99')
+  const mib = note(results.get('mib/taskos'), 'p50')
+  const checks: TargetCheck[] = [
+    { label: 'tiny tasks vs BullMQ', goal: '≥ 5x', value: fast / bull, shown: ratio(fast, bull), aside: '', met: fast / bull >= 5 },
+    { label: 'tiny tasks vs Moleculer', goal: '≥ 2x', value: fast / mol, shown: ratio(fast, mol), aside: '', met: fast / mol >= 2 },
+    { label: 'durable path vs BullMQ', goal: '≥ 2x', value: durable / bull, shown: ratio(durable, bull), aside: '', met: durable / bull >= 2 },
+    { label: 'round trip p50', goal: '≤ 0.7 ms', value: p50, shown: `${fixed(p50, 2)} ms`, aside: '', met: p50 <= 0.7 },
+    { label: 'round trip p99', goal: '≤ 5 ms', value: p99, shown: `${fixed(p99, 2)} ms`, aside: '', met: p99 <= 5 },
+    { label: '1 MiB round trip p50', goal: '≤ 30 ms', value: mib, shown: `${fixed(mib, 1)} ms`, aside: '', met: mib <= 30 },
+  ]
+  printTargets(checks)
+}
+
+export const benchmark: Benchmark = { name: 'cluster', cases, report }

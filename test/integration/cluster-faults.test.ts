@@ -1,0 +1,115 @@
+// Failure handling with real processes: SIGKILLed nodes (fast and durable paths), a task that kills
+// every node it touches, a blocked task that must not run twice.
+import assert from 'node:assert/strict'
+import { after, before, describe, test } from 'node:test'
+import { Cluster } from '../../src/cluster/index.js'
+import type { RemoteTask } from '../../src/cluster/index.js'
+import { HostLostError } from '../../src/index.js'
+import { startNats } from '../../src/testing/nats.js'
+import type { NatsServerHandle } from '../../src/testing/nats.js'
+import { blockFor, killNode, sleepy } from '../fixtures/cluster-tasks.js'
+import { killAllNodes, startNode } from './cluster-helpers.js'
+
+/** Resolves when `cond()` holds, checked on every host/progress event and every 20 ms (bounded). */
+async function until(cond: () => boolean, timeout: number, what: string): Promise<void> {
+  const end = Date.now() + timeout
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
+describe('cluster: node failures', { timeout: 90_000 }, () => {
+  let nats: NatsServerHandle
+  let cluster: Cluster
+
+  before(async () => {
+    nats = await startNats({ jetstream: true })
+    cluster = await Cluster.connect({ servers: nats.url })
+  })
+
+  after(async () => {
+    await cluster?.destroy()
+    await killAllNodes()
+    await nats?.stop()
+  })
+
+  test('cluster: a node SIGKILLed mid-run is noticed within ~100 ms; its tasks rerun elsewhere, one result each', async (t) => {
+    const a = await startNode(nats.url, 'fa', ['--slots', '2', '--no-durable'])
+    await startNode(nats.url, 'fb', ['--slots', '2', '--no-durable'])
+    await cluster.waitForHosts(2)
+    const tasks = Array.from({ length: 12 }, () => cluster.run(sleepy, [300]))
+    await until(() => tasks.some((t) => t.host === 'fa'), 5000, 'a task on fa')
+    const onA = tasks.filter((t) => t.host === 'fa')
+    const down = new Promise<number>((resolve) => {
+      const off = cluster.on('host-down', ({ host }) => {
+        if (host.name !== 'fa') return
+        off()
+        resolve(Date.now())
+      })
+    })
+    const killedAt = Date.now()
+    await a.kill('SIGKILL')
+    const noticed = (await down) - killedAt
+    assert.ok(noticed <= 1000, `host-down after ${noticed} ms`)
+    const values = await Promise.all(tasks.map((t) => t.join()))
+    const doneAt = Date.now() - killedAt
+    assert.deepEqual(values, tasks.map(() => 300))
+    assert.ok(doneAt <= 5000, `all done ${doneAt} ms after the kill`)
+    t.diagnostic(`host-down ${noticed} ms after SIGKILL; all tasks done ${doneAt} ms after it`)
+    assert.ok(onA.length > 0 && onA.every((t) => t.attempts === 2 && t.host === 'fb'))
+    await killAllNodes()
+  })
+
+  test('cluster: durable tasks of a SIGKILLed node are redelivered and finish elsewhere within 5 s', async (t) => {
+    const a = await startNode(nats.url, 'da', ['--slots', '2'])
+    await startNode(nats.url, 'db', ['--slots', '2'])
+    await cluster.waitForHosts(2)
+    const tasks: RemoteTask<number>[] = Array.from({ length: 6 }, () => cluster.run(sleepy, [1500], { durable: true }))
+    await until(() => tasks.some((t) => t.host === 'da'), 5000, 'a durable task started on da')
+    const killedAt = Date.now()
+    await a.kill('SIGKILL')
+    const values = await Promise.all(tasks.map((t) => t.join()))
+    const doneAt = Date.now() - killedAt
+    assert.deepEqual(values, tasks.map(() => 1500))
+    t.diagnostic(`durable: all tasks done ${doneAt} ms after SIGKILL`)
+    assert.ok(doneAt <= 6500, `all done ${doneAt} ms after the kill (2 s ack wait + 1.5 s task)`)
+    assert.ok(tasks.some((t) => t.attempts >= 2), 'some task ran again')
+    await killAllNodes()
+  })
+
+  test('cluster: a durable task blocking its thread for 3 s is not run twice (acks come from the main thread)', async () => {
+    await startNode(nats.url, 'blk', ['--slots', '1'])
+    await cluster.waitForHosts(1)
+    const task = cluster.run(blockFor, [3000], { durable: true })
+    assert.equal(typeof (await task.join()), 'number')
+    assert.equal(task.attempts, 1)
+    await killAllNodes()
+  })
+
+  test('cluster: a node stopped with SIGTERM drains: its running and queued tasks finish there', async () => {
+    const node = await startNode(nats.url, 'dr', ['--slots', '2', '--no-durable'])
+    await until(() => cluster.hosts().some((h) => h.name === 'dr'), 5000, 'node dr up')
+    const tasks = Array.from({ length: 4 }, () => cluster.run(sleepy, [400], { host: 'dr' }))
+    await until(() => tasks.every((t) => t.host === 'dr'), 5000, 'tasks placed on dr')
+    await new Promise((r) => setTimeout(r, 50))
+    node.child.kill('SIGTERM')
+    assert.deepEqual(await Promise.all(tasks.map((t) => t.join())), [400, 400, 400, 400])
+    assert.ok(tasks.every((t) => t.attempts === 1), 'none re-run')
+    await node.exited
+    assert.equal(node.child.exitCode, 0, node.output())
+  })
+
+  test('cluster: a task that kills every node it touches ends crashed with ERR_HOST_LOST', async () => {
+    await startNode(nats.url, 'k1', ['--slots', '1', '--no-durable'])
+    await startNode(nats.url, 'k2', ['--slots', '1', '--no-durable'])
+    await cluster.waitForHosts(2)
+    const task = cluster.run(killNode, [], { retries: 1 })
+    const outcome = await task.settle()
+    assert.equal(outcome.status, 'crashed')
+    const error = (outcome as { error: unknown }).error
+    assert.ok(error instanceof HostLostError && error.code === 'ERR_HOST_LOST', String(error))
+    assert.equal(task.attempts, 2)
+    await killAllNodes()
+  })
+})
