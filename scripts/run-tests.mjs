@@ -1,5 +1,6 @@
 // The one test command: every test/**/*.test.ts through node's test runner (with tsx for TypeScript),
-// a hard per-test timeout, and the runner's own closing counts. Extra arguments filter files by
+// a hard timeout (120 s for each test and for each file as a whole: node applies it to both),
+// and the runner's own closing counts. Extra arguments filter files by
 // substring: `npm test -- kernel`.
 import { spawnSync } from 'node:child_process'
 import { readdirSync, statSync } from 'node:fs'
@@ -24,6 +25,6 @@ if (files.length === 0) {
   console.error(`no test files match ${filters.join(' ')}`)
   process.exit(1)
 }
-const args = ['--import', 'tsx', '--test', '--test-timeout=60000', '--test-reporter=spec', ...files]
+const args = ['--import', 'tsx', '--test', '--test-timeout=120000', '--test-reporter=spec', ...files]
 const r = spawnSync(process.execPath, args, { stdio: 'inherit' })
 process.exit(r.status ?? 1)

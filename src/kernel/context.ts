@@ -32,6 +32,15 @@ export interface SpawnOptions {
   timeout?: number
   /** Cancel the task when this signal aborts. */
   signal?: AbortSignal
+  /**
+   * Run the body on the kernel's executor (a pool or cluster set with `kernel.setExecutor`): COS
+   * remote spawn. The handle is still a local child (join, joinAny, monitor, cancel and structured
+   * concurrency as usual); messages sent to it are forwarded to the remote task, and its outcome
+   * (crashed included) is the remote task's. Waits for a free slot as the executor does.
+   * @throws ERR_NO_EXECUTOR when the kernel has no executor.
+   * @default false
+   */
+  remote?: boolean
 }
 
 /** Options of `receive`. */
@@ -215,6 +224,9 @@ export function checkSpawn(fn: unknown, args: unknown, options: unknown): SpawnO
   checkTimeout(o.timeout)
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) {
     throw invalidOption('signal', o.signal, 'an AbortSignal')
+  }
+  if (o.remote !== undefined && typeof o.remote !== 'boolean') {
+    throw invalidOption('remote', o.remote, 'a boolean')
   }
   return o
 }

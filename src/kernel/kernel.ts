@@ -22,7 +22,16 @@ import { Operation, checkTimeout } from './operation.js'
 import type { SupervisedChild, SuperviseOptions } from './supervise.js'
 import { supervise } from './supervise.js'
 import { Family, TaskCore, linkLive, unlinkLive } from './task.js'
-import type { BodyResult, CallArgs, Outcome, ResultOf, Task, TaskFn, TaskStatus } from './types.js'
+import type {
+  BodyResult,
+  CallArgs,
+  ExitNotice,
+  Outcome,
+  ResultOf,
+  Task,
+  TaskFn,
+  TaskStatus,
+} from './types.js'
 
 /**
  * Runs tasks elsewhere: a pool of workers, a cluster. COS's "virtual machine".
@@ -184,6 +193,18 @@ export class Kernel {
     if (this.#closed) throw new TaskosError('ERR_CLOSED', 'the kernel is closed: no new tasks')
     if (typeof fn !== 'function' || (args !== undefined && !Array.isArray(args)) || options !== undefined) {
       options = checkSpawn(fn, args, options)
+    }
+    if (options?.remote === true) {
+      const executor = this.#executorOrDefault()
+      if (executor === undefined) {
+        throw new TaskosError(
+          'ERR_NO_EXECUTOR',
+          `remote spawn of ${fn.name || 'a task function'} needs an executor (kernel.setExecutor(pool))`,
+        )
+      }
+      args = [executor, fn, args ?? []]
+      options = { ...options, name: options.name ?? (fn.name || undefined) }
+      fn = remoteProxy
     }
     const task = new TaskImpl<unknown>(this, this.#nextId++, parent, fn, args)
     if (parent === undefined) {
@@ -411,7 +432,7 @@ export class Kernel {
     args: unknown[],
     timeout: number | undefined,
   ): Operation<R> {
-    const executor = this.#executor ?? defaultExecutor?.()
+    const executor = this.#executorOrDefault()
     if (executor === undefined) {
       throw new TaskosError(
         'ERR_NO_EXECUTOR',
@@ -419,6 +440,11 @@ export class Kernel {
       )
     }
     return this._runRemote<R>(executor, fn, args, { signal: task.signal, timeout }).join()
+  }
+
+  /** The executor, or the default one (the pool layer's default pool) when none is set. */
+  #executorOrDefault(): Executor | undefined {
+    return this.#executor ?? defaultExecutor?.()
   }
 
   /** @internal runs on an executor and counts the task as remote while it runs. */
@@ -584,6 +610,41 @@ class LocateOp extends Operation<Task | Addressable> {
 
 let defaultKernelInstance: Kernel | undefined
 let defaultExecutor: (() => Executor) | undefined
+
+/**
+ * The body of a remote-spawned task's local handle (`spawn(fn, args, { remote: true })`): runs the
+ * function on the executor, forwards the handle's mail to it, and ends as it ends (its value, or its
+ * error rethrown, so a crash stays a crash). Cancelling the handle cancels the remote task (through
+ * `t.signal`); the handle ends only once the remote task has.
+ */
+async function remoteProxy(
+  t: TaskContext,
+  executor: Executor,
+  fn: TaskFn,
+  args: unknown[],
+): Promise<unknown> {
+  const remote = t.kernel._runRemote(executor, fn, args, { signal: t.signal })
+  t.monitor(remote)
+  const isExit = (m: unknown): boolean =>
+    typeof m === 'object' &&
+    m !== null &&
+    (m as ExitNotice).type === 'exit' &&
+    (m as ExitNotice).task === remote
+  try {
+    for (;;) {
+      const m = await t.receive()
+      if (!isExit(m)) {
+        remote.send(m)
+        continue
+      }
+      const notice = m as ExitNotice
+      if (notice.status === 'done') return notice.value
+      throw notice.error
+    }
+  } finally {
+    if (remote.status === 'running') await remote.settle()
+  }
+}
 
 /**
  * @internal Where `t.offload` runs when the kernel has no executor: the pool layer sets this to its

@@ -32,8 +32,14 @@ describe('cluster: basics', { timeout: 60_000 }, () => {
 
   test('cluster: hosts() lists each node with its slots and status; slots() sums them', () => {
     const hosts = cluster.hosts().sort((a, b) => a.name.localeCompare(b.name))
-    assert.deepEqual(hosts.map((h) => h.name), ['alpha', 'beta'])
-    assert.deepEqual(hosts.map((h) => h.slots), [2, 2])
+    assert.deepEqual(
+      hosts.map((h) => h.name),
+      ['alpha', 'beta'],
+    )
+    assert.deepEqual(
+      hosts.map((h) => h.slots),
+      [2, 2],
+    )
     assert.deepEqual(hosts[0]!.tags, ['fast', 'big'])
     assert.equal(hosts[0]!.maxMemory, 4 * 2 ** 30)
     for (const h of hosts) {
@@ -52,8 +58,11 @@ describe('cluster: basics', { timeout: 60_000 }, () => {
     const task = await cluster.spawn(double, [21])
     assert.equal(await task.join(), 42)
     assert.equal(task.status, 'done')
-    const where = (await (await cluster.spawn(whereAmI, [])).join())
-    assert.ok(nodes.some((n) => n.pid === where.pid), 'ran in a node process')
+    const where = await (await cluster.spawn(whereAmI, [])).join()
+    assert.ok(
+      nodes.some((n) => n.pid === where.pid),
+      'ran in a node process',
+    )
     assert.match(where.url, /cache\/[0-9a-f]{32}\.mjs$/, 'from the cached bundle, not the test file')
   })
 
@@ -111,7 +120,7 @@ describe('cluster: basics', { timeout: 60_000 }, () => {
   test('cluster: a 1 MiB argument and result make the round trip', async () => {
     const big = new Uint8Array(1024 * 1024)
     for (let i = 0; i < big.length; i++) big[i] = i % 251
-    const back = (await (await cluster.spawn(echo, [big])).join())
+    const back = await (await cluster.spawn(echo, [big])).join()
     assert.equal(back.length, big.length)
     assert.deepEqual(back, big)
   })
@@ -126,7 +135,10 @@ describe('cluster: basics', { timeout: 60_000 }, () => {
 
   test('cluster: the durable path runs tasks through the JetStream work queue', async () => {
     const tasks = Array.from({ length: 20 }, (_, i) => cluster.run(double, [i], { durable: true }))
-    assert.deepEqual(await Promise.all(tasks.map((t) => t.join())), Array.from({ length: 20 }, (_, i) => i * 2))
+    assert.deepEqual(
+      await Promise.all(tasks.map((t) => t.join())),
+      Array.from({ length: 20 }, (_, i) => i * 2),
+    )
   })
 
   test('cluster: k.setExecutor(cluster) + dispatch with a collector gives results in job order', async () => {
@@ -138,8 +150,26 @@ describe('cluster: basics', { timeout: 60_000 }, () => {
       Array.from({ length: 30 }, (_, i) => job(double, [i])),
       { collector: ({ index }) => void seen.push(index), results: true },
     )
-    assert.deepEqual(results, Array.from({ length: 30 }, (_, i) => i * 2))
+    assert.deepEqual(
+      results,
+      Array.from({ length: 30 }, (_, i) => i * 2),
+    )
     assert.equal(seen.length, 30)
+    k.setExecutor(undefined) // k.close() would close its executor: the cluster serves more tests
+    await k.close()
+  })
+
+  test('cluster: t.spawn(fn, args, { remote: true }) runs a child on the cluster; mail to its handle reaches it', async () => {
+    const k = new Kernel()
+    k.setExecutor(cluster)
+    const parent = k.spawn(async (t) => {
+      const sum = t.spawn(waitForMail, [2], { remote: true })
+      sum.send(20)
+      sum.send(22)
+      const twice = t.spawn(double, [21], { remote: true })
+      return [await t.join(sum), await t.join(twice)]
+    })
+    assert.deepEqual(await parent.join(), [42, 42])
     k.setExecutor(undefined) // k.close() would close its executor: the cluster serves more tests
     await k.close()
   })
@@ -148,7 +178,10 @@ describe('cluster: basics', { timeout: 60_000 }, () => {
     assert.equal(cluster.stats().hosts, 2)
     assert.throws(() => cluster.run(double, [1], { retries: -1 }), /invalid option retries/)
     assert.throws(() => cluster.run(double, [1], { memory: 'lots' }), /invalid option memory/)
-    assert.throws(() => cluster.run(double, [1], { durable: true, host: 'alpha' }), (e: unknown) => e instanceof TaskosError && e.code === 'ERR_INVALID_OPTION')
+    assert.throws(
+      () => cluster.run(double, [1], { durable: true, host: 'alpha' }),
+      (e: unknown) => e instanceof TaskosError && e.code === 'ERR_INVALID_OPTION',
+    )
     await assert.rejects(Cluster.connect({ servers: [] }), /invalid option servers/)
   })
 })

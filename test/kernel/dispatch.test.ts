@@ -239,6 +239,70 @@ describe('executors (COS setVM)', () => {
     await done(k, clock)
   })
 
+  test('spawn with remote: true runs the body on the executor behind a local child handle (COS remote spawn)', async () => {
+    const { k, clock } = setup()
+    const executor = new KernelExecutor(2, clock)
+    k.setExecutor(executor)
+    const echo = function* (t: TaskContext) {
+      const m = yield* t.receive<{ from: Task; n: number }>()
+      t.send(m.from, m.n * 2)
+      return 'echoed'
+    }
+    const parent = k.spawn(function* (t) {
+      const sq = t.spawn(square, [3, 10], { remote: true })
+      const ec = t.spawn(echo, [], { remote: true })
+      assert.equal(t.kernel.stats().remote, 2, 'both run on the executor')
+      ec.send({ from: t.task, n: 21 }) // forwarded to the remote task
+      const reply = yield* t.receive<number>()
+      return [yield* t.join(sq), reply, yield* t.join(ec), sq.name]
+    })
+    assert.deepEqual(await parent.join(), [9, 42, 'echoed', 'square'])
+    assert.equal(executor.runs, 2)
+    await done(k, clock)
+  })
+
+  test('remote spawn: a remote failure fails the handle with the same error; cancel reaches the remote task', async () => {
+    const { k, clock } = setup(false)
+    const executor = new KernelExecutor(2, clock)
+    k.setExecutor(executor)
+    const failure = new RangeError('remote broke')
+    const failing = () => {
+      throw failure
+    }
+    const joined = k.spawn(async (t) => t.join(t.spawn(failing, [], { remote: true })))
+    await assert.rejects(joined.join(), (e) => e === failure)
+    // unjoined: the failure fails the parent, as for a local child
+    const parent = k.spawn(async (t) => {
+      t.spawn(failing, [], { remote: true })
+      await t.sleep(10_000)
+    })
+    await rejectsWith(parent.join(), 'ERR_TASK_FAILED', /remote broke/)
+    let release!: () => void
+    const gate = new Promise<void>((r) => (release = r))
+    const stubborn = async (t: TaskContext) => {
+      await gate // a plain promise: the cancellation is seen only after it
+      t.signal.throwIfAborted()
+    }
+    const slow = k.spawn(stubborn, [], { remote: true })
+    await new Promise((r) => setImmediate(r))
+    assert.equal(executor.inner.stats().tasks.running, 1)
+    slow.cancel('enough')
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r))
+    assert.equal(slow.status, 'running', 'the handle waits for the cancelled remote task')
+    release()
+    await rejectsWith(slow.join(), 'ERR_CANCELLED')
+    assert.equal(executor.inner.stats().tasks.running, 0, 'the remote task ended before its handle')
+    assert.equal(executor.inner.stats().tasks.cancelled, 1)
+    await done(k, clock)
+  })
+
+  test('remote spawn without an executor, or with a bad remote option, is refused', async () => {
+    const { k, clock } = setup()
+    throwsCode(() => k.spawn(square, [1, 1], { remote: true }), 'ERR_NO_EXECUTOR', /remote spawn of square/)
+    throwsCode(() => k.spawn(square, [1, 1], { remote: 'yes' as never }), 'ERR_INVALID_OPTION', /remote/)
+    await done(k, clock)
+  })
+
   test('setExecutor refuses things that are not executors', async () => {
     const { k, clock } = setup()
     throwsCode(() => k.setExecutor({} as never), 'ERR_INVALID_ARGUMENT', /executor/)
