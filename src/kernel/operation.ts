@@ -11,6 +11,7 @@
 import type { Clock, TimerHandle } from './clock.js'
 import { realClock } from './clock.js'
 import { TaskosError, TimeoutError, describe } from './errors.js'
+import { scheduleFire } from './fire.js'
 
 /** What an operation needs of the task that waits on it (implemented by the kernel's tasks). */
 export interface Waiter {
@@ -60,30 +61,6 @@ export function iterDone(value: unknown): IteratorResult<never, unknown> {
 type Callback = unknown
 const FIRED_OK = Symbol('taskos.firedOk')
 const FIRED_ERROR = Symbol('taskos.firedError')
-
-// Settled operations whose `then` callbacks are due, run together from one microtask (a
-// queueMicrotask per operation costs Node an AsyncResource each).
-const dueFires: (Operation<unknown> | undefined)[] = []
-let firesScheduled = false
-
-function scheduleFire(op: Operation<unknown>): void {
-  dueFires.push(op)
-  if (!firesScheduled) {
-    firesScheduled = true
-    queueMicrotask(runFires)
-  }
-}
-
-function runFires(): void {
-  // callbacks may settle more operations: they join this same run
-  for (let i = 0; i < dueFires.length; i++) {
-    const op = dueFires[i]!
-    dueFires[i] = undefined
-    op._fire()
-  }
-  dueFires.length = 0
-  firesScheduled = false
-}
 
 /**
  * What becomes of a `then` once the operation settled: the callback's outcome, and the resolvers of

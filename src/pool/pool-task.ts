@@ -6,6 +6,7 @@
  * @module
  */
 import { realClock } from '../kernel/clock.js'
+import { scheduleFire } from '../kernel/fire.js'
 import { Operation } from '../kernel/operation.js'
 import type { Outcome, Task, TaskStatus, TimerHandle } from '../kernel/index.js'
 import type { TransferListItem } from 'node:worker_threads'
@@ -34,29 +35,6 @@ export interface FnInfo {
 export interface TaskOwner {
   _cancel(task: PoolTask<unknown>, reason: unknown): boolean
   _sendMessage(task: PoolTask<unknown>, message: unknown): void
-}
-
-// Settled tasks whose `then` callbacks are due, run together from one microtask.
-const due: (PoolTask<unknown> | undefined)[] = []
-let fireScheduled = false
-
-function scheduleFire(task: PoolTask<unknown>): void {
-  due.push(task)
-  if (!fireScheduled) {
-    fireScheduled = true
-    queueMicrotask(runFires)
-  }
-}
-
-function runFires(): void {
-  // callbacks may settle more tasks: they join this same run
-  for (let i = 0; i < due.length; i++) {
-    const task = due[i]!
-    due[i] = undefined
-    task._fire()
-  }
-  due.length = 0
-  fireScheduled = false
 }
 
 /** The promise behind the first `then`'s result, made only when someone chains on it. */
@@ -362,7 +340,11 @@ export class PoolTask<R = unknown> implements Task<R>, PromiseLike<R> {
   settle(): Operation<Outcome<R>> {
     const outcome = (): Outcome<R> => this._outcome!
     const settled: PromiseLike<Outcome<R>> = {
-      then: (resolve) => this.then(() => resolve!(outcome()), () => resolve!(outcome())),
+      then: (resolve) =>
+        this.then(
+          () => resolve!(outcome()),
+          () => resolve!(outcome()),
+        ),
     }
     return Operation.from(settled, `settle of pool task #${this.id}`)
   }
