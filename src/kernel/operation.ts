@@ -11,7 +11,7 @@
 import type { Clock, TimerHandle } from './clock.js'
 import { realClock } from './clock.js'
 import { TaskosError, TimeoutError, describe } from './errors.js'
-import { scheduleFire } from './fire.js'
+import { Chained, scheduleFire } from './thenable.js'
 
 /** What an operation needs of the task that waits on it (implemented by the kernel's tasks). */
 export interface Waiter {
@@ -72,36 +72,6 @@ class ThenState {
   reject: ((error: unknown) => void) | undefined = undefined
   /** Further awaiters of the same operation: each a promise of the operation's own outcome. */
   extra: [(value: unknown) => void, (error: unknown) => void][] | undefined = undefined
-}
-
-/**
- * The promise `then` returns. `await` ignores it, so it stays an empty shell unless someone chains
- * on it; then it becomes a real promise of the callback's outcome.
- */
-class Chained<R> implements Promise<R> {
-  readonly #op: Operation<unknown>
-  #promise: Promise<R> | undefined = undefined
-  constructor(op: Operation<unknown>) {
-    this.#op = op
-  }
-  #real(): Promise<R> {
-    return (this.#promise ??= this.#op._chainPromise() as Promise<R>)
-  }
-  then<R1 = R, R2 = never>(
-    onfulfilled?: ((value: R) => R1 | PromiseLike<R1>) | null,
-    onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
-  ): Promise<R1 | R2> {
-    return this.#real().then(onfulfilled, onrejected)
-  }
-  catch<R2 = never>(onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null): Promise<R | R2> {
-    return this.#real().catch(onrejected)
-  }
-  finally(onfinally?: (() => void) | null): Promise<R> {
-    return this.#real().finally(onfinally)
-  }
-  get [Symbol.toStringTag](): string {
-    return 'Promise'
-  }
 }
 
 /**

@@ -6,7 +6,7 @@
  * @module
  */
 import { realClock } from '../kernel/clock.js'
-import { scheduleFire } from '../kernel/fire.js'
+import { Chained, scheduleFire } from '../kernel/thenable.js'
 import { Operation } from '../kernel/operation.js'
 import type { Outcome, Task, TaskStatus, TimerHandle } from '../kernel/index.js'
 import type { TransferListItem } from 'node:worker_threads'
@@ -64,36 +64,6 @@ class Extras {
   extra: [(value: unknown) => void, (error: unknown) => void][] | undefined = undefined
   /** A failure nobody awaited when it came: a rejected promise (reported unless handled in time). */
   orphan: Promise<never> | undefined = undefined
-}
-
-/**
- * The promise the first `then` returns. `await` ignores it, so it stays an empty shell unless
- * someone chains on it; then it becomes a real promise of the callback's outcome.
- */
-class Chained<R> implements Promise<R> {
-  readonly #task: PoolTask<unknown>
-  #promise: Promise<R> | undefined = undefined
-  constructor(task: PoolTask<unknown>) {
-    this.#task = task
-  }
-  #real(): Promise<R> {
-    return (this.#promise ??= this.#task._chainPromise() as Promise<R>)
-  }
-  then<R1 = R, R2 = never>(
-    onfulfilled?: ((value: R) => R1 | PromiseLike<R1>) | null,
-    onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
-  ): Promise<R1 | R2> {
-    return this.#real().then(onfulfilled, onrejected)
-  }
-  catch<R2 = never>(onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null): Promise<R | R2> {
-    return this.#real().catch(onrejected)
-  }
-  finally(onfinally?: (() => void) | null): Promise<R> {
-    return this.#real().finally(onfinally)
-  }
-  get [Symbol.toStringTag](): string {
-    return 'Promise'
-  }
 }
 
 /**
