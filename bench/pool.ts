@@ -30,7 +30,7 @@ import {
   printTargets,
   ratio,
 } from './lib/pool-report.js'
-import { compiledPool, sourceVersion } from './lib/pool-compiled.js'
+import { compiledPool, sourceVersion } from './lib/compiled.js'
 import { AtomicsChannel, RawPool } from './lib/pool-raw.js'
 import { spinCpuMs, spinPerMs } from './lib/pool-spin.js'
 import type { SubjectName } from './lib/pool-subjects.js'

@@ -1,9 +1,10 @@
 /**
- * taskos's pool as plain JavaScript, for the start-up metric of bench/pool.ts: a pool started from
- * the TypeScript sources runs every worker through tsx (the pool registers it in each worker), which
- * is not what users of the published package run. `src/kernel` and `src/pool` are transpiled, without
- * type checking, with the TypeScript compiler's `transpileModule` into a directory under the OS
- * temp dir named by a hash of the sources (so it is built once per change of the sources).
+ * taskos as plain JavaScript for the benchmarks (bench/pool.ts start-up, bench/batch.ts): started
+ * from the TypeScript sources, every worker runs through tsx (the pool registers it in each worker),
+ * which is not what users of the published package run. The chosen folders of `src/` are
+ * transpiled, without type checking, with the TypeScript compiler's `transpileModule` into a
+ * directory under the OS temp dir named by a hash of the sources and of any extra files (so it is
+ * built once per change of either).
  * @module
  */
 import { execFileSync } from 'node:child_process'
@@ -14,12 +15,10 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 
 const SRC = fileURLToPath(new URL('../../src/', import.meta.url))
-const PARTS = ['kernel', 'pool']
-
-/** The `.ts` sources to build, relative to src/, sorted. */
-function sources(): string[] {
+/** The `.ts` sources of the given folders of src/, relative to src/, sorted. */
+function sources(parts: readonly string[]): string[] {
   const files: string[] = []
-  for (const part of PARTS) {
+  for (const part of parts) {
     for (const f of readdirSync(join(SRC, part), { recursive: true }) as string[]) {
       if (f.endsWith('.ts') && !f.endsWith('.d.ts')) files.push(join(part, f))
     }
@@ -27,15 +26,19 @@ function sources(): string[] {
   return files.sort()
 }
 
-/** A hash of the `src/kernel` and `src/pool` sources (16 hex digits). */
-export function sourceHash(): string {
+/** A hash (16 hex digits) of the sources of the given folders of src/ and of the extra files. */
+export function sourceHash(
+  parts: readonly string[] = ['kernel', 'pool'],
+  extras: Record<string, string> = {},
+): string {
   const hash = createHash('sha256')
-  for (const f of sources())
+  for (const f of sources(parts))
     hash
       .update(f)
       .update('\0')
       .update(readFileSync(join(SRC, f)))
       .update('\0')
+  for (const [name, text] of Object.entries(extras)) hash.update(name).update('\0').update(text).update('\0')
   return hash.digest('hex').slice(0, 16)
 }
 
@@ -66,18 +69,19 @@ export function sourceVersion(): string {
 }
 
 /**
- * Builds (once per version of the sources) and gives the file URL of the compiled
- * `pool/index.js`.
+ * Builds (once per version of the sources) the given folders of src/ as JavaScript, plus `extras`
+ * (file name → text) beside them, and gives the directory.
  */
-export async function compiledPool(): Promise<string> {
-  const files = sources()
-  const out = join(tmpdir(), `taskos-bench-js-${sourceHash()}`)
-  const index = join(out, 'pool', 'index.js')
-  if (!existsSync(index)) {
+export async function compileSources(
+  parts: readonly string[],
+  extras: Record<string, string> = {},
+): Promise<string> {
+  const out = join(tmpdir(), `taskos-bench-js-${sourceHash(parts, extras)}`)
+  if (!existsSync(join(out, 'package.json'))) {
     const ts = (await import('typescript')).default
     const staging = `${out}.${process.pid}.tmp`
     rmSync(staging, { recursive: true, force: true })
-    for (const f of files) {
+    for (const f of sources(parts)) {
       const { outputText } = ts.transpileModule(readFileSync(join(SRC, f), 'utf8'), {
         compilerOptions: {
           module: ts.ModuleKind.ES2022,
@@ -90,7 +94,8 @@ export async function compiledPool(): Promise<string> {
       mkdirSync(dirname(dest), { recursive: true })
       writeFileSync(dest, outputText)
     }
-    writeFileSync(join(staging, 'package.json'), '{ "type": "module" }\n')
+    for (const [name, text] of Object.entries(extras)) writeFileSync(join(staging, name), text)
+    writeFileSync(join(staging, 'package.json'), '{ "type": "module" }\n') // written last: marks it complete
     try {
       renameSync(staging, out)
     } catch {
@@ -98,5 +103,10 @@ export async function compiledPool(): Promise<string> {
       rmSync(staging, { recursive: true, force: true })
     }
   }
-  return pathToFileURL(index).href
+  return out
+}
+
+/** Builds (once per version of the sources) and gives the file URL of the compiled `pool/index.js`. */
+export async function compiledPool(): Promise<string> {
+  return pathToFileURL(join(await compileSources(['kernel', 'pool']), 'pool', 'index.js')).href
 }
