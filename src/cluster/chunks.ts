@@ -7,7 +7,7 @@
  * Chunk message: `{ ck: key, i: index, n: count, d: bytes }`.
  * @module
  */
-import { nuid } from '@nats-io/transport-node'
+import { uid } from './nats.js'
 import { encode } from './protocol.js'
 
 export interface Chunk {
@@ -22,7 +22,7 @@ const FRAME = 256
 
 /** Encoded chunk messages of `bytes`, each at most `limit` bytes, and their key. */
 export function toChunks(bytes: Uint8Array, limit: number): { key: string; messages: Uint8Array[] } {
-  const key = nuid.next()
+  const key = uid()
   const size = Math.max(1024, limit - FRAME)
   const n = Math.ceil(bytes.byteLength / size)
   const messages: Uint8Array[] = []

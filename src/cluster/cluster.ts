@@ -13,7 +13,6 @@
  * Either way a task settles once: results carry the attempt number (fence) and stale ones are dropped.
  * @module
  */
-import { nuid } from '@nats-io/transport-node'
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node'
 import {
   CancelledError,
@@ -36,6 +35,7 @@ import type { Chunk } from './chunks.js'
 import { CONNECTION_DEFAULTS, connectNats, validateConnection } from './connect.js'
 import type { ConnectionOptions } from './connect.js'
 import { Hosts } from './hosts.js'
+import { uid } from './nats.js'
 import type { HostEntry, HostInfo } from './hosts.js'
 import { ensureWorkQueue, workQueueNames } from './node.js'
 import { CRASHED, FAILED, OK, PROGRESS, STARTED, decode, encode, subjects } from './protocol.js'
@@ -192,7 +192,7 @@ export class Cluster implements Executor {
         throw new TaskosError('ERR_INVALID_OPTION', `invalid option ${key}: ${describe(v)} (expected an integer >= ${key === 'retries' ? 0 : 1})`)
       }
     }
-    const id = nuid.next()
+    const id = uid()
     const nc = await connectNats(options, `taskos-client-${id}`)
     const cluster = new Cluster(nc, options, id)
     await cluster.#start()

@@ -5,10 +5,10 @@
  * @module
  */
 import { readFileSync } from 'node:fs'
-import { connect, credsAuthenticator, nkeyAuthenticator } from '@nats-io/transport-node'
 import type { Authenticator, NatsConnection, NodeConnectionOptions, TlsOptions } from '@nats-io/transport-node'
 import { TaskosError } from '../kernel/index.js'
 import { describe } from '../kernel/errors.js'
+import { loadCore } from './nats.js'
 
 /** How to reach and authenticate to NATS; shared by `Cluster.connect` and `Node.start`. */
 export interface ConnectionOptions {
@@ -55,6 +55,7 @@ export function validateConnection(o: ConnectionOptions): void {
 
 /** Connects, turning nats.js failures into clear TaskosErrors. */
 export async function connectNats(o: ConnectionOptions, clientName: string): Promise<NatsConnection> {
+  const { connect, credsAuthenticator, nkeyAuthenticator } = await loadCore()
   const servers = o.servers ?? CONNECTION_DEFAULTS.servers
   const list = typeof servers === 'string' ? [servers] : [...servers]
   const authenticators: Authenticator[] = []

@@ -5,8 +5,8 @@
  * answers "503 no responders" as soon as the node's subscription vanished with its connection.
  * @module
  */
-import { headers } from '@nats-io/transport-node'
 import type { MsgHdrs, NatsConnection } from '@nats-io/transport-node'
+import { core } from './nats.js'
 import type { RemoteTask } from './remote-task.js'
 import type { Pulse, Subjects } from './protocol.js'
 
@@ -58,7 +58,7 @@ export class Hosts {
   readonly #client: string
   readonly #onUp: (h: HostEntry) => void
   readonly #onDown: (h: HostEntry, reason: string) => void
-  readonly #probeHeaders: MsgHdrs = headers()
+  readonly #probeHeaders: MsgHdrs = core().headers()
   #timer: NodeJS.Timeout | undefined
 
   constructor(nc: NatsConnection, s: Subjects, client: string, onUp: (h: HostEntry) => void, onDown: (h: HostEntry, reason: string) => void) {

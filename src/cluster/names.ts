@@ -5,11 +5,11 @@
  * @module
  */
 import type { NatsConnection } from '@nats-io/transport-node'
-import { Kvm } from '@nats-io/kv'
 import type { KV } from '@nats-io/kv'
 import { TaskosError, TimeoutError } from '../kernel/index.js'
 import { describe } from '../kernel/errors.js'
 import type { AddressMarker } from './address.js'
+import { loadKv } from './nats.js'
 import { decode, encode } from './protocol.js'
 
 const NAME = /^[A-Za-z0-9_=-][A-Za-z0-9_=.-]{0,127}$/
@@ -27,7 +27,7 @@ export class Names {
   }
 
   #open(): Promise<KV> {
-    this.#kv ??= new Kvm(this.#nc).create(this.#bucket, { history: 1, replicas: this.#replicas }).catch((error: unknown) => {
+    this.#kv ??= loadKv().then(({ Kvm }) => new Kvm(this.#nc).create(this.#bucket, { history: 1, replicas: this.#replicas })).catch((error: unknown) => {
       this.#kv = undefined
       throw new TaskosError('ERR_INVALID_STATE', `names need JetStream (KV bucket ${this.#bucket}): ${(error as Error).message}`, { cause: error })
     })

@@ -8,9 +8,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { availableParallelism, hostname } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { nuid } from '@nats-io/transport-node'
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node'
-import { AckPolicy, jetstream, jetstreamManager, RetentionPolicy } from '@nats-io/jetstream'
 import type { ConsumerMessages, JsMsg } from '@nats-io/jetstream'
 import { CancelledError, Emitter, HostLostError, TaskosError } from '../kernel/index.js'
 import type { Listener } from '../kernel/index.js'
@@ -26,6 +24,7 @@ import { StatusSampler } from './status.js'
 import { Reassembler, isChunk, toChunks } from './chunks.js'
 import type { Chunk } from './chunks.js'
 import { Store } from './store.js'
+import { loadJetStream, uid } from './nats.js'
 import { parseSize } from './size.js'
 import { clusterRun, clusterRunGenerator } from './runner.js'
 import type { RunnerRef } from './runner.js'
@@ -118,6 +117,7 @@ export async function ensureWorkQueue(nc: NatsConnection, name: string, replicas
 }
 
 async function createWorkQueue(nc: NatsConnection, name: string, replicas: number, ackWait: number): Promise<void> {
+  const { AckPolicy, RetentionPolicy, jetstreamManager } = await loadJetStream()
   const jsm = await jetstreamManager(nc)
   const { stream, consumer } = workQueueNames(name)
   const s = subjects(`taskos.${name}`)
@@ -221,7 +221,7 @@ export class Node {
       throw new TaskosError('ERR_INVALID_OPTION', `invalid option tags: ${describe(options.tags)} (expected an array of strings)`)
     }
     if (options.memory !== undefined) parseSize(options.memory, 'memory')
-    const id = nuid.next()
+    const id = uid()
     const nc = await connectNats(options, `taskos-node-${id}`)
     const node = new Node(nc, { ...options, slots }, id)
     try {
@@ -477,7 +477,7 @@ export class Node {
 
   async #consumeDurable(name: string, replicas: number): Promise<void> {
     await ensureWorkQueue(this.#nc, name, replicas, DEFAULTS.ackWait)
-    const js = jetstream(this.#nc)
+    const js = (await loadJetStream()).jetstream(this.#nc)
     const { stream, consumer } = workQueueNames(name)
     const c = await js.consumers.get(stream, consumer)
     // a few tasks per slot held ahead (their in-progress acks keep them): tiny tasks stream, and a

@@ -11,10 +11,10 @@
  *   `io.nats.micro.v1.{ping,info,stats}_response` JSON documents.
  * @module
  */
-import { headers, nuid } from '@nats-io/transport-node'
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node'
 import { TaskosError, TimeoutError } from '../kernel/index.js'
 import { describe } from '../kernel/errors.js'
+import { core, uid } from './nats.js'
 
 /** A service's endpoints: each gets the decoded JSON request and returns (or resolves to) the reply. */
 export type ServiceHandlers = Record<string, (request: unknown) => unknown>
@@ -48,7 +48,7 @@ const dec = new TextDecoder()
 /** A running service instance; `stop()` removes it. */
 export class ServiceInstance {
   readonly name: string
-  readonly id = nuid.next()
+  readonly id = uid()
   readonly version: string
   readonly #subs: Subscription[] = []
   readonly #stats: EndpointStats[] = []
@@ -85,7 +85,7 @@ export class ServiceInstance {
     const fail = (error: unknown): void => {
       stats.num_errors++
       stats.last_error = error instanceof Error ? error.message : String(error)
-      const h = headers()
+      const h = core().headers()
       h.set('Nats-Service-Error', stats.last_error)
       const status = (error as { status?: unknown } | null)?.status
       h.set('Nats-Service-Error-Code', String(typeof status === 'number' ? status : 500))
@@ -183,7 +183,7 @@ export class ServiceClient {
 
   /** Instances answering a ping now (ids and versions). */
   async ping(wait = 200): Promise<{ id: string; version: string }[]> {
-    const inbox = `_INBOX.${nuid.next()}`
+    const inbox = `_INBOX.${uid()}`
     const found: { id: string; version: string }[] = []
     const sub = this.#nc.subscribe(inbox, {
       callback: (err, msg) => {

@@ -4,10 +4,9 @@
  * @module
  */
 import type { NatsConnection } from '@nats-io/transport-node'
-import { Objm } from '@nats-io/obj'
 import type { ObjectStore } from '@nats-io/obj'
-import { nuid } from '@nats-io/transport-node'
 import { TaskosError } from '../kernel/index.js'
+import { loadObj, uid } from './nats.js'
 import type { Payload } from './protocol.js'
 
 /** Room left in a message for the batch frame and headers. */
@@ -46,7 +45,7 @@ export class Store {
   }
 
   #open(): Promise<ObjectStore> {
-    this.#store ??= retry(() => new Objm(this.#nc).create(this.#bucket, { replicas: this.#replicas })).catch((error: unknown) => {
+    this.#store ??= loadObj().then(({ Objm }) => retry(() => new Objm(this.#nc).create(this.#bucket, { replicas: this.#replicas }))).catch((error: unknown) => {
       this.#store = undefined
       throw new TaskosError(
         'ERR_INVALID_STATE',
@@ -61,7 +60,7 @@ export class Store {
   async put(bytes: Uint8Array): Promise<Payload> {
     if (bytes.byteLength <= this.inlineLimit) return bytes
     const store = await this.#open()
-    const key = `data-${nuid.next()}`
+    const key = `data-${uid()}`
     await retry(() => store.putBlob({ name: key }, bytes))
     return { o: key }
   }
