@@ -38,8 +38,8 @@ import { Hosts } from './hosts.js'
 import { uid } from './nats.js'
 import type { HostEntry, HostInfo } from './hosts.js'
 import { ensureWorkQueue, workQueueNames } from './node.js'
-import { CRASHED, FAILED, OK, PROGRESS, STARTED, decode, encode, subjects } from './protocol.js'
-import type { CodeRef, Control, Pulse, ResultBatch, RunBatch, Subjects, TaskSpec, WorkItem } from './protocol.js'
+import { CRASHED, FAILED, OK, PROGRESS, STARTED, decode, encode, runBatch, subjects } from './protocol.js'
+import type { CodeRef, Control, Payload, Pulse, ResultBatch, Subjects, TaskSpec, WorkItem } from './protocol.js'
 import { RemoteTask } from './remote-task.js'
 import { parseSize } from './size.js'
 import { Store } from './store.js'
@@ -407,12 +407,14 @@ export class Cluster implements Executor {
     const t = task as RemoteTask<unknown>
     this.#tasks.set(task.id, t)
     this.#arm(t, o)
-    let bytes: Uint8Array
+    // the fast path serializes the arguments with their batch (a copy of the array now: elements
+    // replaced later do not travel); the durable path now, one message per task
+    let wired: unknown[] | Uint8Array
     try {
-      bytes = encode(this._wire(args))
+      const w = this._wire(args) as unknown[]
+      wired = durable ? encode(w) : w === args ? args.slice() : w
     } catch (error) {
-      this.#stats.failed++
-      t._settle({ status: 'failed', error: new TaskosError('ERR_SERIALIZATION', `the arguments of ${task.name ?? 'the task'} cannot be sent to a node: ${(error as Error).message}`, { cause: error }) })
+      this.#failArgs(t, error)
       return task
     }
     const ready = (ref: CodeRef, payload: TaskSpec[3]): void => {
@@ -425,9 +427,9 @@ export class Cluster implements Executor {
       }
     }
     // large arguments: chunk messages on the fast path (at flush), the Object Store on the durable one
-    if (!(code instanceof Promise) && (!durable || bytes.byteLength <= this.#store.inlineLimit)) ready(code, bytes)
+    if (!(code instanceof Promise) && !(wired instanceof Uint8Array && wired.byteLength > this.#store.inlineLimit)) ready(code, wired)
     else {
-      Promise.all([code, durable ? this.#store.put(bytes) : bytes]).then(
+      Promise.all([code, wired instanceof Uint8Array ? this.#store.put(wired) : wired]).then(
         ([ref, payload]) => ready(ref, payload),
         (error: unknown) => {
           if (t._settle({ status: 'failed', error })) this.#stats.failed++
@@ -435,6 +437,12 @@ export class Cluster implements Executor {
       )
     }
     return task
+  }
+
+  #failArgs(t: RemoteTask<unknown>, error: unknown): void {
+    t._host?.inflight.delete(t)
+    const e = new TaskosError('ERR_SERIALIZATION', `the arguments of ${t.name ?? 'the task'} cannot be sent to a node: ${(error as Error).message}`, { cause: error })
+    if (t._settle({ status: 'failed', error: e })) this.#stats.failed++
   }
 
   #arm(t: RemoteTask<unknown>, o: RemoteRunOptions): void {
@@ -512,7 +520,15 @@ export class Cluster implements Executor {
   #pump(): void {
     if (this.#closed || (this.#queue.length === this.#head && this.#constrained.length === 0)) return
     const hosts: HostEntry[] = []
-    for (const h of this.#hosts.map.values()) if (h.up && !h.leaving) hosts.push(h)
+    for (const h of this.#hosts.map.values()) {
+      if (!h.up || h.leaving) continue
+      // a host whose slots are all busy is refilled once a quarter of its pipeline is free, then
+      // up to the full pipeline: batches (NATS messages, pool posts, result messages) stay large
+      // instead of shrinking to a task or two, and its slots still have work queued meanwhile
+      const cap = h.pulse.slots * this.#o.pipeline
+      if (h.inflight.size >= h.pulse.slots && cap - h.inflight.size < cap >> 2) continue
+      hosts.push(h)
+    }
     if (hosts.length === 0) return
     if (this.#constrained.length > 0) {
       const waiting = this.#constrained
@@ -586,21 +602,18 @@ export class Cluster implements Executor {
   #flush(): void {
     this.#flushScheduled = false
     const limit = this.#store.inlineLimit
+    const encoded = (spec: TaskSpec): boolean => !Array.isArray(spec[3])
     for (const [host, specs] of this.#batches) {
       const subject = this.#s.run(host.id)
-      for (const spec of specs) {
-        const args = spec[3]
-        if (args instanceof Uint8Array && args.byteLength > limit) {
-          const { key, messages } = toChunks(args, limit)
-          for (const m of messages) this.#nc.publish(subject, m)
-          spec[3] = { c: key }
-        }
+      // every task of the batch in one serialization
+      let bytes: Uint8Array | undefined
+      try {
+        bytes = encode(runBatch(this.id, specs, encoded))
+      } catch {
+        bytes = undefined
       }
-      let bytes = encode({ c: this.id, tasks: specs } satisfies RunBatch)
-      if (bytes.byteLength > limit && specs.length > 1) {
-        for (const spec of specs) this.#nc.publish(subject, encode({ c: this.id, tasks: [spec] } satisfies RunBatch))
-      } else this.#nc.publish(subject, bytes)
-      bytes = new Uint8Array(0)
+      if (bytes !== undefined && bytes.byteLength <= limit) this.#nc.publish(subject, bytes)
+      else this.#publishOneByOne(subject, specs, limit)
       for (const spec of specs) {
         const task = this.#tasks.get(spec[0])
         if (task !== undefined) {
@@ -614,6 +627,32 @@ export class Cluster implements Executor {
       }
     }
     this.#batches.clear()
+  }
+
+  /**
+   * Tasks too large together, or with an argument V8 cannot serialize: each task's arguments
+   * serialized on their own (a task whose arguments fail fails with ERR_SERIALIZATION), large ones
+   * as chunk messages published just before, one message per task.
+   */
+  #publishOneByOne(subject: string, specs: TaskSpec[], limit: number): void {
+    for (const spec of specs) {
+      let args = spec[3]
+      if (Array.isArray(args)) {
+        try {
+          args = encode(args)
+        } catch (error) {
+          const task = this.#tasks.get(spec[0])
+          if (task !== undefined) this.#failArgs(task, error)
+          continue
+        }
+      }
+      if (args instanceof Uint8Array && args.byteLength > limit) {
+        const { key, messages } = toChunks(args, limit)
+        for (const m of messages) this.#nc.publish(subject, m)
+        args = { c: key }
+      }
+      this.#nc.publish(subject, encode(runBatch(this.id, [[spec[0], spec[1], spec[2], args, spec[4]]], () => true)))
+    }
   }
 
   /**
@@ -663,7 +702,13 @@ export class Cluster implements Executor {
     }
     if (isChunk(batch)) return this.#chunks.add(batch)
     const host = this.#hosts.map.get(batch.n)
-    for (const [id, fence, kind, payload] of batch.results) {
+    const { ids, fences, kinds, values } = batch
+    const enc = batch.enc === undefined ? undefined : new Set(batch.enc)
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i]!
+      const fence = fences[i]!
+      const kind = kinds[i]!
+      const payload = values[i]
       const task = this.#tasks.get(id)
       if (task === undefined) continue
       if (task._durable) {
@@ -686,10 +731,10 @@ export class Cluster implements Executor {
       }
       task._host?.inflight.delete(task)
       const origin = { task: id, host: host?.name ?? batch.n }
-      const settle = (bytes: Uint8Array): void => {
+      const settle = (bytes: Uint8Array | undefined): void => {
         let value: unknown
         try {
-          value = decode<unknown>(bytes)
+          value = bytes === undefined ? payload : decode<unknown>(bytes)
           if (kind === OK) value = this._revive(value)
         } catch (error) {
           if (task._settle({ status: 'failed', error: new TaskosError('ERR_SERIALIZATION', `cannot decode the result of remote task #${id}`, { cause: error }) })) this.#stats.failed++
@@ -706,7 +751,11 @@ export class Cluster implements Executor {
           if (task._settle({ status, error })) this.#stats[status === 'crashed' ? 'crashed' : status === 'cancelled' ? 'cancelled' : 'failed']++
         }
       }
-      const p = payload as TaskSpec[3]
+      if (enc?.has(i) !== true) {
+        settle(undefined)
+        continue
+      }
+      const p = payload as Payload
       const whole = p instanceof Uint8Array ? p : 'c' in p ? this.#chunks.take(p.c) : undefined
       if (whole !== undefined) settle(whole)
       else this.#store.get(p).then(settle, (error: unknown) => task._settle({ status: 'failed', error }))

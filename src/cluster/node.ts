@@ -19,7 +19,8 @@ import { serializeError } from '../pool/serialize-error.js'
 import { connectNats, validateConnection } from './connect.js'
 import type { ConnectionOptions } from './connect.js'
 import { CRASHED, FAILED, OK, PROGRESS, STARTED, decode, encode, subjects } from './protocol.js'
-import type { CodeRef, Control, Pulse, ResultBatch, ResultSpec, RunBatch, Subjects, TaskSpec, WorkItem } from './protocol.js'
+import { resultBatch, runSpecs } from './protocol.js'
+import type { CodeRef, Control, Payload, Pulse, ResultSpec, RunBatch, Subjects, TaskSpec, WorkItem } from './protocol.js'
 import { StatusSampler } from './status.js'
 import { Reassembler, isChunk, toChunks } from './chunks.js'
 import type { Chunk } from './chunks.js'
@@ -90,7 +91,7 @@ interface Running {
   readonly client: string
   readonly id: number
   readonly fence: number
-  task: PoolTask<Uint8Array> | undefined
+  task: PoolTask<unknown> | undefined
   mail: unknown[] | undefined
   cancelled: unknown
   readonly msg: JsMsg | undefined
@@ -202,7 +203,7 @@ export class Node {
     this.#store = new Store(nc, workQueueNames(clusterName).bucket, o.replicas ?? DEFAULTS.replicas)
     this.#pool.on('progress', ({ task, done, total }) => {
       const r = this.#byTask.get(task)
-      if (r !== undefined) this.#emit(r.client, [r.id, r.fence, PROGRESS, [done, total]])
+      if (r !== undefined) this.#emit(r.client, [r.id, r.fence, PROGRESS, [done, total], 0])
     })
   }
 
@@ -282,7 +283,7 @@ export class Node {
       return
     }
     if (isChunk(batch)) return this.#chunks.add(batch)
-    for (const spec of batch.tasks) this.#start(batch.c, spec, undefined)
+    for (const spec of runSpecs(batch)) this.#start(batch.c, spec, undefined)
   }
 
   #start(client: string, spec: TaskSpec, msg: JsMsg | undefined): void {
@@ -296,26 +297,35 @@ export class Node {
     const r: Running = { client, id, fence, task: undefined, mail: undefined, cancelled: undefined, msg }
     this.#running.set(key, r)
     this.#events.emit({ type: 'task-start', client, id })
-    if (msg !== undefined) this.#emit(client, [id, fence, STARTED, undefined])
+    if (msg !== undefined) this.#emit(client, [id, fence, STARTED, undefined, 0])
     const fn = this.#fn(code)
-    const whole = args instanceof Uint8Array ? args : 'c' in args ? this.#chunks.take(args.c) : undefined
-    const argsBytes = whole ?? this.#store.get(args)
-    if (!(fn instanceof Promise) && argsBytes instanceof Uint8Array) this.#run(r, fn, argsBytes)
+    const a = this.#args(args)
+    if (!(fn instanceof Promise) && !(a instanceof Promise)) this.#run(r, fn, a)
     else {
-      Promise.all([fn, argsBytes]).then(
+      Promise.all([fn, a]).then(
         ([f, a]) => this.#run(r, f, a),
         (error: unknown) => this.#end(r, FAILED, serializeError(error)),
       )
     }
   }
 
-  #run(r: Running, ref: RunnerRef, argsBytes: Uint8Array): void {
+  /** A task's arguments as the pool's worker takes them: the array itself, or serialized bytes. */
+  #args(args: TaskSpec[3]): unknown[] | Uint8Array | Promise<Uint8Array> {
+    if (Array.isArray(args)) return args
+    // a copy: decoded from a batch, the bytes are a view of the whole socket read buffer, which
+    // the pool would otherwise clone in full for every task it posts to a worker
+    if (args instanceof Uint8Array) return args.slice()
+    const payload = args as Payload
+    return ('c' in payload ? this.#chunks.take(payload.c) : undefined) ?? this.#store.get(payload)
+  }
+
+  #run(r: Running, ref: RunnerRef, args: unknown[] | Uint8Array): void {
     if (this.#running.get(`${r.client}:${r.id}`) !== r) return
     if (r.cancelled !== undefined) return this.#end(r, FAILED, serializeError(r.cancelled))
-    let task: PoolTask<Uint8Array>
+    let task: PoolTask<unknown>
     try {
       const self: AddressMarker = { __taskosAddress: this.#s.mail(r.client, r.id), id: r.id, name: undefined }
-      task = ref[2] === 1 ? this.#pool.run(clusterRunGenerator, [ref, argsBytes, self]) : this.#pool.run(clusterRun, [ref, argsBytes, self])
+      task = ref[2] === 1 ? this.#pool.run(clusterRunGenerator, [ref, args, self]) : this.#pool.run(clusterRun, [ref, args, self])
     } catch (error) {
       return this.#end(r, FAILED, serializeError(error))
     }
@@ -324,7 +334,7 @@ export class Node {
     if (r.mail !== undefined) for (const m of r.mail) task.send(m)
     r.mail = undefined
     task.then(
-      (bytes) => this.#end(r, OK, bytes),
+      (value) => this.#end(r, OK, value),
       (error: unknown) => {
         const crashed = task.status === 'crashed'
         this.#end(r, crashed ? CRASHED : FAILED, serializeError(error))
@@ -344,28 +354,30 @@ export class Node {
     if (kind === OK) this.#completed++
     else this.#failed++
     this.#events.emit({ type: 'task-end', client: r.client, id: r.id, ok: kind === OK })
-    let bytes: Uint8Array
-    try {
-      bytes = kind === OK ? (value as Uint8Array) : encode(value)
-    } catch (error) {
-      kind = FAILED
-      bytes = encode(serializeError(new TaskosError('ERR_SERIALIZATION', `the result of task ${r.id} cannot be sent back: ${(error as Error).message}`)))
-    }
-    const send = (payload: ResultSpec[3]): void => {
-      const result: ResultSpec = [r.id, r.fence, kind, payload]
-      this.#emit(r.client, result)
+    const send = (payload: unknown, encoded: 0 | 1): void => {
+      this.#emit(r.client, [r.id, r.fence, kind, payload, encoded])
       // kept a while: a client that lost its connection asks for it again (resync)
-      this.#recent.set(key, [r.id, r.fence, kind, payload])
+      this.#recent.set(key, [r.id, r.fence, kind, payload, encoded])
       if (this.#recent.size > RECENT_RESULTS) this.#recent.delete(this.#recent.keys().next().value!)
       // acked right after its result is published (in #flush): one connection keeps the order, so
       // the server has the result before the ack; a node dying earlier leaves it for redelivery
       if (r.msg !== undefined) this.#acks.push(r.msg)
     }
-    // large results: chunk messages on the fast path (at flush), the Object Store on the durable one
-    if (r.msg === undefined || bytes.byteLength <= this.#store.inlineLimit) send(bytes)
+    // fast path: the value goes in its batch (large ones leave as chunk messages, at flush)
+    if (r.msg === undefined) return send(value, 0)
+    // durable path: serialized now, through the Object Store when large
+    let bytes: Uint8Array
+    try {
+      bytes = encode(value)
+    } catch (error) {
+      kind = FAILED
+      bytes = encode(serializeError(unsendable(r.id, error)))
+    }
+    if (bytes.byteLength <= this.#store.inlineLimit) send(bytes, 1)
     else {
-      this.#store.put(bytes).then(send, (error: unknown) =>
-        send(encode(serializeError(new TaskosError('ERR_SERIALIZATION', `cannot store the large result of task ${r.id}: ${(error as Error).message}`)))),
+      this.#store.put(bytes).then(
+        (payload) => send(payload, 1),
+        (error: unknown) => send(encode(serializeError(new TaskosError('ERR_SERIALIZATION', `cannot store the large result of task ${r.id}: ${(error as Error).message}`))), 1),
       )
     }
   }
@@ -377,7 +389,9 @@ export class Node {
     list.push(result)
     if (!this.#flushScheduled) {
       this.#flushScheduled = true
-      queueMicrotask(() => this.#flush())
+      // after this loop turn's I/O: results the pool's workers reported in several messages
+      // of this turn leave together
+      setImmediate(() => this.#flush())
     }
   }
 
@@ -386,22 +400,39 @@ export class Node {
     if (this.#nc.isClosed()) return
     const limit = this.#store.inlineLimit
     for (const [client, results] of this.#outbox) {
-      for (const result of results) {
-        const payload = result[3]
-        if (payload instanceof Uint8Array && payload.byteLength > limit) {
-          const { key, messages } = toChunks(payload, limit)
-          for (const m of messages) this.#nc.publish(this.#s.results(client), m)
-          result[3] = { c: key }
-        }
+      const subject = this.#s.results(client)
+      // every result of the batch in one serialization
+      let bytes: Uint8Array | undefined
+      try {
+        bytes = encode(resultBatch(this.id, results))
+      } catch {
+        bytes = undefined
       }
-      const batch: ResultBatch = { n: this.id, results }
-      let bytes = encode(batch)
-      if (bytes.byteLength > this.#store.inlineLimit && results.length > 1) {
-        for (const one of results) this.#nc.publish(this.#s.results(client), encode({ n: this.id, results: [one] }))
+      if (bytes !== undefined && bytes.byteLength <= limit) {
+        this.#nc.publish(subject, bytes)
         continue
       }
-      this.#nc.publish(this.#s.results(client), bytes)
-      bytes = new Uint8Array(0)
+      // too large together, or a value V8 cannot serialize: one message per result, each value
+      // serialized on its own, large ones as chunk messages published just before
+      for (const result of results) {
+        const [id, fence] = result
+        let kind = result[2]
+        let payload = result[3]
+        if (result[4] === 0) {
+          try {
+            payload = encode(payload)
+          } catch (error) {
+            kind = FAILED
+            payload = encode(serializeError(unsendable(id, error)))
+          }
+        }
+        if (payload instanceof Uint8Array && payload.byteLength > limit) {
+          const { key, messages } = toChunks(payload, limit)
+          for (const m of messages) this.#nc.publish(subject, m)
+          payload = { c: key }
+        }
+        this.#nc.publish(subject, encode(resultBatch(this.id, [[id, fence, kind, payload, 1]])))
+      }
     }
     this.#outbox.clear()
     const acks = this.#acks
@@ -504,7 +535,7 @@ export class Node {
     const spec: TaskSpec = [item.task[0], attempt, item.task[2], item.task[3], item.task[4]]
     if (attempt > item.retries + 1) {
       const error = new HostLostError(`task ${spec[0]} was lost with its node ${attempt - 1} time(s) (retries: ${item.retries})`)
-      this.#emit(item.c, [spec[0], attempt, CRASHED, encode(serializeError(error))])
+      this.#emit(item.c, [spec[0], attempt, CRASHED, serializeError(error), 0])
       this.#nc.flush().then(() => m.term('retries exhausted'), () => undefined) // rare: a flush is fine
       return
     }
@@ -558,6 +589,10 @@ export class Node {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close()
   }
+}
+
+function unsendable(id: number, error: unknown): TaskosError {
+  return new TaskosError('ERR_SERIALIZATION', `the result of task ${id} cannot be sent back: ${(error as Error).message}`, { cause: error })
 }
 
 function workerConnection(o: NodeOptions): ConnectionOptions {

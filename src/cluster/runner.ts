@@ -123,39 +123,37 @@ function isGenerator(value: unknown): value is Generator<unknown, unknown, unkno
   return typeof value === 'object' && value !== null && typeof (value as Generator).next === 'function' && typeof (value as Generator).throw === 'function'
 }
 
-function result(fn: Body, value: unknown): Uint8Array {
-  try {
-    return encode(wire(value))
-  } catch (error) {
-    throw new TaskosError('ERR_SERIALIZATION', `the result of ${fn.name || 'the task'} cannot be sent back: ${(error as Error).message}`, { cause: error })
-  }
+/** The arguments: the array itself, or serialized (large ones, and durable tasks). */
+function argsOf(args: unknown[] | Uint8Array): unknown[] {
+  return revive(args instanceof Uint8Array ? decode<unknown[]>(args) : args) as unknown[]
 }
 
 /**
- * Runs a shipped plain or async task function (see the module comment): its arguments arrive
- * serialized and its result leaves serialized, so the node's main thread only moves bytes.
+ * Runs a shipped plain or async task function (see the module comment). Its arguments arrive as
+ * values (copied by the pool), or serialized when they were large; its result leaves as a value
+ * with tasks replaced by address markers (the node serializes it with its batch).
  */
 export const clusterRun = defineTask(import.meta.url, async function clusterRun(
   t: TaskContext,
   ref: RunnerRef,
-  args: Uint8Array,
+  args: unknown[] | Uint8Array,
   self: AddressMarker | undefined,
-): Promise<Uint8Array> {
+): Promise<unknown> {
   const found = load(ref)
   const fn = typeof found === 'function' ? found : await found
-  return result(fn, await fn(context(t, self, false), ...(revive(decode<unknown[]>(args)) as unknown[])))
+  return wire(await fn(context(t, self, false), ...argsOf(args)))
 })
 
 /** Runs a shipped generator task function (the task must be a generator task to drive it). */
 export const clusterRunGenerator = defineTask(import.meta.url, function* clusterRunGenerator(
   t: TaskContext,
   ref: RunnerRef,
-  args: Uint8Array,
+  args: unknown[] | Uint8Array,
   self: AddressMarker | undefined,
-): Generator<unknown, Uint8Array, unknown> {
+): Generator<unknown, unknown, unknown> {
   const found = load(ref)
   const fn = typeof found === 'function' ? found : ((yield found) as Body)
-  const body = fn(context(t, self, true), ...(revive(decode<unknown[]>(args)) as unknown[]))
+  const body = fn(context(t, self, true), ...argsOf(args))
   const value = isGenerator(body) ? yield* body : body
-  return result(fn, value)
+  return wire(value)
 })
