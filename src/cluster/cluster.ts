@@ -107,6 +107,8 @@ export type ClusterEvent =
 
 const DEFAULTS = Object.freeze({ durable: false, retries: 2, pipeline: 256, replicas: 1 })
 
+const ACK_TEXT = new TextDecoder()
+
 /** A node dead before the ack wait ends: redelivered messages must wait for it (node.ts uses 2 s). */
 const ACK_WAIT = 2000
 
@@ -407,16 +409,10 @@ export class Cluster implements Executor {
     const t = task as RemoteTask<unknown>
     this.#tasks.set(task.id, t)
     this.#arm(t, o)
-    // the fast path serializes the arguments with their batch (a copy of the array now: elements
-    // replaced later do not travel); the durable path now, one message per task
-    let wired: unknown[] | Uint8Array
-    try {
-      const w = this._wire(args) as unknown[]
-      wired = durable ? encode(w) : w === args ? args.slice() : w
-    } catch (error) {
-      this.#failArgs(t, error)
-      return task
-    }
+    // the arguments are serialized with their batch (fast path) or work item (durable path): a
+    // copy of the array now, so elements replaced later do not travel
+    const w = this._wire(args) as unknown[]
+    const wired = w === args ? args.slice() : w
     const ready = (ref: CodeRef, payload: TaskSpec[3]): void => {
       if (t._outcome !== undefined) return
       t._spec = [task.id, 0, ref, payload, task.name]
@@ -426,11 +422,12 @@ export class Cluster implements Executor {
         this.#schedulePump()
       }
     }
-    // large arguments: chunk messages on the fast path (at flush), the Object Store on the durable one
-    if (!(code instanceof Promise) && !(wired instanceof Uint8Array && wired.byteLength > this.#store.inlineLimit)) ready(code, wired)
+    // large arguments: chunk messages on the fast path (at flush), the Object Store on the durable
+    // one (at submit)
+    if (!(code instanceof Promise)) ready(code, wired)
     else {
-      Promise.all([code, wired instanceof Uint8Array ? this.#store.put(wired) : wired]).then(
-        ([ref, payload]) => ready(ref, payload),
+      code.then(
+        (ref) => ready(ref, wired),
         (error: unknown) => {
           if (t._settle({ status: 'failed', error })) this.#stats.failed++
         },
@@ -671,8 +668,26 @@ export class Cluster implements Executor {
       return
     }
     if (task._outcome !== undefined) return
-    const item: WorkItem = { c: this.id, retries: task._retries, task: task._spec! }
-    this.#nc.publish(this.#s.work, encode(item), { reply: `${this.#s.client(this.id)}.ack.${task.id}` })
+    const spec = task._spec!
+    // one serialization: the work item with the arguments in it
+    let bytes: Uint8Array
+    try {
+      bytes = encode({ c: this.id, retries: task._retries, task: spec } satisfies WorkItem)
+    } catch (error) {
+      return this.#failArgs(task, error)
+    }
+    if (bytes.byteLength > this.#store.inlineLimit && Array.isArray(spec[3])) {
+      // large arguments go through the Object Store; the work item holds their key
+      try {
+        const payload = await this.#store.put(encode(spec[3]))
+        if (task._outcome !== undefined) return
+        bytes = encode({ c: this.id, retries: task._retries, task: [spec[0], spec[1], spec[2], payload, spec[4]] } satisfies WorkItem)
+      } catch (error) {
+        if (task._settle({ status: 'failed', error })) this.#stats.failed++
+        return
+      }
+    }
+    this.#nc.publish(this.#s.work, bytes, { reply: `${this.#s.client(this.id)}.ack.${task.id}` })
   }
 
   /** The work queue stored (or refused) a durable task. */
@@ -683,8 +698,12 @@ export class Cluster implements Executor {
     if (msg.headers?.code === 503) problem = 'no JetStream stream answered (is JetStream enabled?)'
     else {
       try {
-        const ack = JSON.parse(new TextDecoder().decode(msg.data)) as { error?: { description?: string } }
-        if (ack.error !== undefined) problem = ack.error.description ?? 'refused'
+        // `{"stream":…,"seq":…}` when stored: parsed only when it reports an error
+        const text = ACK_TEXT.decode(msg.data)
+        if (!text.startsWith('{') || text.includes('"error"')) {
+          const ack = JSON.parse(text) as { error?: { description?: string } }
+          if (ack.error !== undefined) problem = ack.error.description ?? 'refused'
+        }
       } catch {
         problem = 'an unreadable acknowledgement'
       }

@@ -152,7 +152,7 @@ export type Control =
 export interface WorkItem {
   readonly c: string
   readonly retries: number
-  /** Its `args` is always a {@link Payload} (serialized). */
+  /** Its `args` is the argument array, or an Object Store key (`{ o }`) when large. */
   readonly task: TaskSpec
 }
 
