@@ -53,8 +53,10 @@ const ROOT_EXPORTS = [
   'schedulers',
   'shellQuote',
   // cluster
+  'AuthError',
   'Cluster',
   'ClusterChannel',
+  'ConnectError',
   'Node',
   'RemoteAddress',
   'RemoteTask',
@@ -69,8 +71,10 @@ test('exports: schedulers holds exactly the built-in schedulers', () => {
 })
 
 const CLUSTER_EXPORTS = [
+  'AuthError',
   'Cluster',
   'ClusterChannel',
+  'ConnectError',
   'Node',
   'RemoteAddress',
   'RemoteTask',

@@ -14,6 +14,7 @@
  * @module
  */
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node'
+import type { JetStreamManager } from '@nats-io/jetstream'
 import {
   CancelledError,
   Emitter,
@@ -35,10 +36,10 @@ import type { Chunk } from './chunks.js'
 import { CONNECTION_DEFAULTS, connectNats, validateConnection } from './connect.js'
 import type { ConnectionOptions } from './connect.js'
 import { Hosts } from './hosts.js'
-import { uid } from './nats.js'
+import { loadJetStream, uid } from './nats.js'
 import type { HostEntry, HostInfo } from './hosts.js'
 import { ensureWorkQueue, workQueueNames } from './node.js'
-import { CRASHED, FAILED, OK, PROGRESS, STARTED, decode, encode, runBatch, subjects } from './protocol.js'
+import { CRASHED, FAILED, OK, PROGRESS, STARTED, decode, encode, holdsLarge, runBatch, subjects } from './protocol.js'
 import type { CodeRef, Control, Payload, Pulse, ResultBatch, Subjects, TaskSpec, WorkItem } from './protocol.js'
 import { RemoteTask } from './remote-task.js'
 import { parseSize } from './size.js'
@@ -109,6 +110,12 @@ const DEFAULTS = Object.freeze({ durable: false, retries: 2, pipeline: 256, repl
 
 const ACK_TEXT = new TextDecoder()
 
+/** The stream sequence in a JetStream publish acknowledgement (`{"stream":…,"seq":N}`). */
+function workSeq(ack: string): number | undefined {
+  const m = /"seq":(\d+)/.exec(ack)
+  return m === null ? undefined : Number(m[1])
+}
+
 /** A node dead before the ack wait ends: redelivered messages must wait for it (node.ts uses 2 s). */
 const ACK_WAIT = 2000
 
@@ -147,6 +154,9 @@ export class Cluster implements Executor {
   readonly #o: Required<Omit<ClusterOptions, keyof ConnectionOptions>>
   #sub: Subscription | undefined
   #queueReady: Promise<void> | undefined
+  #jsm: Promise<JetStreamManager> | undefined
+  /** Durable tasks cancelled before the stream acknowledged them (their message is deleted then). */
+  readonly #dropOnAck = new Set<number>()
   #nextId = 1
   #flushScheduled = false
   #pumpScheduled = false
@@ -183,8 +193,9 @@ export class Cluster implements Executor {
 
   /**
    * Connects to the cluster's NATS servers and discovers its nodes.
-   * @throws ERR_INVALID_OPTION for a bad option, refused credentials or a TLS failure;
-   *   ERR_INVALID_STATE when no server answers within `timeout` (default 5000 ms).
+   * @throws ERR_INVALID_OPTION for a bad option; ERR_AUTH ({@link AuthError}) when NATS refuses
+   *   the credentials; ERR_CONNECT ({@link ConnectError}) when no server answers within `timeout`
+   *   (default 5000 ms) or the TLS handshake fails.
    */
   static async connect(options: ClusterOptions = {}): Promise<Cluster> {
     validateConnection(options)
@@ -605,7 +616,7 @@ export class Cluster implements Executor {
       // every task of the batch in one serialization
       let bytes: Uint8Array | undefined
       try {
-        bytes = encode(runBatch(this.id, specs, encoded))
+        bytes = specs.some((spec) => holdsLarge(spec[3], limit)) ? undefined : encode(runBatch(this.id, specs, encoded))
       } catch {
         bytes = undefined
       }
@@ -688,18 +699,27 @@ export class Cluster implements Executor {
       }
     }
     this.#nc.publish(this.#s.work, bytes, { reply: `${this.#s.client(this.id)}.ack.${task.id}` })
+    task._seq = 0 // published; its sequence comes with the stream's acknowledgement
   }
 
   /** The work queue stored (or refused) a durable task. */
   #onPubAck(msg: Msg, id: number): void {
     const task = this.#tasks.get(id)
-    if (task === undefined || task._outcome !== undefined) return
+    if (task === undefined || task._outcome !== undefined) {
+      // cancelled while its acknowledgement was on its way: remove it from the queue now
+      if (this.#dropOnAck.delete(id)) {
+        const seq = workSeq(ACK_TEXT.decode(msg.data))
+        if (seq !== undefined) this.#deleteWork(seq)
+      }
+      return
+    }
     let problem: string | undefined
+    let text = ''
     if (msg.headers?.code === 503) problem = 'no JetStream stream answered (is JetStream enabled?)'
     else {
       try {
         // `{"stream":…,"seq":…}` when stored: parsed only when it reports an error
-        const text = ACK_TEXT.decode(msg.data)
+        text = ACK_TEXT.decode(msg.data)
         if (!text.startsWith('{') || text.includes('"error"')) {
           const ack = JSON.parse(text) as { error?: { description?: string } }
           if (ack.error !== undefined) problem = ack.error.description ?? 'refused'
@@ -708,8 +728,23 @@ export class Cluster implements Executor {
         problem = 'an unreadable acknowledgement'
       }
     }
-    if (problem === undefined) return task._markPlaced()
+    if (problem === undefined) {
+      task._seq = workSeq(text)
+      return task._markPlaced()
+    }
     if (task._settle({ status: 'failed', error: new TaskosError('ERR_INVALID_STATE', `cannot queue durable task #${id}: ${problem}`) })) this.#stats.failed++
+  }
+
+  /**
+   * Removes a cancelled durable task's message from the work queue, so no node runs it later. A node
+   * that received it already runs it (its result is discarded); best effort: a message gone already
+   * (taken and acknowledged) is no error.
+   */
+  #deleteWork(seq: number): void {
+    if (this.#nc.isClosed()) return
+    this.#jsm ??= loadJetStream().then(({ jetstreamManager }) => jetstreamManager(this.#nc))
+    this.#jsm.catch(() => (this.#jsm = undefined))
+    void this.#jsm.then((jsm) => jsm.streams.deleteMessage(workQueueNames(this.name).stream, seq, false)).catch(() => undefined)
   }
 
   #onResults(msg: Msg): void {
@@ -945,6 +980,10 @@ export class Cluster implements Executor {
       host.inflight.delete(task)
       const c: Control = { k: 'cancel', c: this.id, id: task.id, reason: error.message }
       if (!this.#nc.isClosed()) this.#nc.publish(this.#s.ctl(host.id), encode(c))
+    } else if (task._durable && task._seq !== undefined) {
+      // queued on the work queue, not started anywhere: take it out (its ack may still be coming)
+      if (task._seq > 0) this.#deleteWork(task._seq)
+      else this.#dropOnAck.add(task.id)
     }
     this.#stats.cancelled++
     task._settle({ status: 'cancelled', error })

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs'
 import type { Authenticator, NatsConnection, NodeConnectionOptions, TlsOptions } from '@nats-io/transport-node'
 import { TaskosError } from '../kernel/index.js'
 import { describe } from '../kernel/errors.js'
+import { AuthError, ConnectError } from './errors.js'
 import { loadCore } from './nats.js'
 
 /** How to reach and authenticate to NATS; shared by `Cluster.connect` and `Node.start`. */
@@ -53,7 +54,12 @@ export function validateConnection(o: ConnectionOptions): void {
   }
 }
 
-/** Connects, turning nats.js failures into clear TaskosErrors. */
+/**
+ * Connects, turning nats.js failures into clear TaskosErrors.
+ * @throws ERR_AUTH ({@link AuthError}) when the credentials are refused; ERR_CONNECT
+ *   ({@link ConnectError}) when no server answers within `timeout` or TLS fails; ERR_INVALID_OPTION
+ *   for an unreadable `credsFile`.
+ */
 export async function connectNats(o: ConnectionOptions, clientName: string): Promise<NatsConnection> {
   const { connect, credsAuthenticator, nkeyAuthenticator } = await loadCore()
   const servers = o.servers ?? CONNECTION_DEFAULTS.servers
@@ -90,11 +96,11 @@ export async function connectNats(o: ConnectionOptions, clientName: string): Pro
     const message = (error as Error).message ?? String(error)
     const where = list.join(', ')
     if (/authori[sz]ation|authentication|auth/i.test(message)) {
-      throw new TaskosError('ERR_INVALID_OPTION', `NATS at ${where} refused the credentials (check the token, user/pass, nkeySeed or credsFile options): ${message}`, { cause: error })
+      throw new AuthError(`NATS at ${where} refused the credentials (check the token, user/pass, nkeySeed or credsFile options): ${message}`, { cause: error })
     }
     if (/tls|certificate|self.signed|ssl/i.test(message)) {
-      throw new TaskosError('ERR_INVALID_OPTION', `TLS to NATS at ${where} failed (check the tls option: caFile for a private CA, certFile/keyFile for client certificates): ${message}`, { cause: error })
+      throw new ConnectError(`TLS to NATS at ${where} failed (check the tls option: caFile for a private CA, certFile/keyFile for client certificates): ${message}`, { cause: error })
     }
-    throw new TaskosError('ERR_INVALID_STATE', `no NATS server answered at ${where} within ${timeout} ms (is nats-server running? try \`taskos cluster --local 2\`): ${message}`, { cause: error })
+    throw new ConnectError(`no NATS server answered at ${where} within ${timeout} ms (is nats-server running? try \`taskos cluster --local 2\`): ${message}`, { cause: error })
   }
 }

@@ -19,7 +19,7 @@ import { serializeError } from '../pool/serialize-error.js'
 import { connectNats, validateConnection } from './connect.js'
 import type { ConnectionOptions } from './connect.js'
 import { CRASHED, FAILED, OK, PROGRESS, STARTED, decode, encode, subjects } from './protocol.js'
-import { resultBatch, runSpecs } from './protocol.js'
+import { holdsLarge, resultBatch, runSpecs } from './protocol.js'
 import type { CodeRef, Control, Payload, Pulse, ResultSpec, RunBatch, Subjects, TaskSpec, WorkItem } from './protocol.js'
 import { StatusSampler } from './status.js'
 import { Reassembler, isChunk, toChunks } from './chunks.js'
@@ -209,7 +209,8 @@ export class Node {
 
   /**
    * Connects to NATS and starts serving: the node is in `cluster.hosts()` once its first pulse is seen.
-   * @throws ERR_INVALID_OPTION for a bad option or refused credentials; ERR_INVALID_STATE when no server answers.
+   * @throws ERR_INVALID_OPTION for a bad option; ERR_AUTH when NATS refuses the credentials;
+   *   ERR_CONNECT when no server answers or the TLS handshake fails.
    */
   static async start(options: NodeOptions = {}): Promise<Node> {
     validateConnection(options)
@@ -404,7 +405,7 @@ export class Node {
       // every result of the batch in one serialization
       let bytes: Uint8Array | undefined
       try {
-        bytes = encode(resultBatch(this.id, results))
+        bytes = results.some((r) => r[4] === 0 && holdsLarge(r[3], limit)) ? undefined : encode(resultBatch(this.id, results))
       } catch {
         bytes = undefined
       }

@@ -86,6 +86,17 @@ export interface ResultBatch {
   readonly enc: number[] | undefined
 }
 
+/**
+ * Whether `value` (or an element of it, when an array) is binary data larger than `limit` bytes: a
+ * batch holding it cannot fit one message, so it is not serialized as a whole first.
+ */
+export function holdsLarge(value: unknown, limit: number): boolean {
+  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return value.byteLength > limit
+  if (!Array.isArray(value)) return false
+  for (const v of value as unknown[]) if ((ArrayBuffer.isView(v) || v instanceof ArrayBuffer) && v.byteLength > limit) return true
+  return false
+}
+
 /** The column form of `specs` (tasks for one node). */
 export function runBatch(client: string, specs: readonly TaskSpec[], encoded: (spec: TaskSpec) => boolean): RunBatch {
   const n = specs.length

@@ -42,6 +42,7 @@ export class RemoteTask<R = unknown> implements Task<R> {
   /** @internal */ _durable: boolean
   /** @internal */ _retries: number
   /** @internal */ _mail: unknown[] | undefined = undefined
+  /** @internal durable: 0 once published, then the stream sequence of its work item */ _seq: number | undefined = undefined
   /** @internal placement constraints */ _want: { host?: string; tags?: readonly string[]; memory?: number }
   /** @internal */ _cleanup: (() => void) | undefined = undefined
   /** @internal 0 not yet placed, 1 placed, 2 failed before it was placed */ #placedState = 0

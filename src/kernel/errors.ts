@@ -25,6 +25,8 @@ export type ErrorCode =
   | 'ERR_RESTART_LIMIT'
   | 'ERR_HOT_SWAPPED'
   | 'ERR_QUEUE_FULL'
+  | 'ERR_CONNECT'
+  | 'ERR_AUTH'
 
 /** Where an error happened, when it crossed a boundary (thread, process, machine). */
 export interface ErrorOrigin {

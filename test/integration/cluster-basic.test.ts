@@ -1,7 +1,7 @@
 // The cluster end to end on one real nats-server with two real `taskos node` processes.
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import { Cluster } from '../../src/cluster/index.js'
+import { Cluster, ConnectError } from '../../src/cluster/index.js'
 import { CancelledError, Kernel, TaskosError, TimeoutError, job } from '../../src/index.js'
 import { startNats } from '../../src/testing/nats.js'
 import type { NatsServerHandle } from '../../src/testing/nats.js'
@@ -189,7 +189,7 @@ describe('cluster: basics', { timeout: 60_000 }, () => {
 test('cluster: connect fails promptly and clearly when no server answers', { timeout: 10_000 }, async () => {
   const t0 = Date.now()
   await assert.rejects(Cluster.connect({ servers: 'nats://127.0.0.1:1', timeout: 1000 }), (e: unknown) => {
-    assert.ok(e instanceof TaskosError && e.code === 'ERR_INVALID_STATE')
+    assert.ok(e instanceof ConnectError && e instanceof TaskosError && e.code === 'ERR_CONNECT')
     assert.match((e as Error).message, /no NATS server answered at nats:\/\/127\.0\.0\.1:1/)
     return true
   })

@@ -78,12 +78,17 @@ describe('cluster: node failures', { timeout: 90_000 }, () => {
     await killAllNodes()
   })
 
-  test('cluster: a durable task blocking its thread for 3 s is not run twice (acks come from the main thread)', async () => {
+  test('cluster: a durable task blocking its thread for 10 s is not run twice (acks come from the main thread)', async () => {
     await startNode(nats.url, 'blk', ['--slots', '1'])
     await cluster.waitForHosts(1)
-    const task = cluster.run(blockFor, [3000], { durable: true })
+    const downs: string[] = []
+    const off = cluster.on('host-down', ({ host }) => void downs.push(host.name))
+    // 5x the 2 s ack wait and 10x the 1 s pulse: only the node's main thread keeps it alive
+    const task = cluster.run(blockFor, [10_000], { durable: true })
     assert.equal(typeof (await task.join()), 'number')
+    off()
     assert.equal(task.attempts, 1)
+    assert.deepEqual(downs, [], 'the node was never presumed dead')
     await killAllNodes()
   })
 

@@ -2,7 +2,7 @@
 // replicas 3, clients and nodes reconnect), token authentication and TLS with clear errors.
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { Cluster } from '../../src/cluster/index.js'
+import { AuthError, Cluster, ConnectError } from '../../src/cluster/index.js'
 import { TaskosError } from '../../src/index.js'
 import { startNats } from '../../src/testing/nats.js'
 import { double, sleepy } from '../fixtures/cluster-tasks.js'
@@ -47,7 +47,7 @@ describe('cluster: NATS servers', { timeout: 120_000 }, () => {
     try {
       for (const token of [undefined, 'wrong']) {
         await assert.rejects(Cluster.connect({ servers: nats.url, timeout: 2000, ...(token === undefined ? {} : { token }) }), (e: unknown) => {
-          assert.ok(e instanceof TaskosError && e.code === 'ERR_INVALID_OPTION', String(e))
+          assert.ok(e instanceof AuthError && e instanceof TaskosError && e.code === 'ERR_AUTH', String(e))
           assert.match((e as Error).message, /refused the credentials/)
           return true
         })
@@ -68,7 +68,7 @@ describe('cluster: NATS servers', { timeout: 120_000 }, () => {
     try {
       assert.match(nats.url, /^tls:\/\//)
       await assert.rejects(Cluster.connect({ servers: nats.url, timeout: 2000 }), (e: unknown) => {
-        assert.ok(e instanceof TaskosError && e.code === 'ERR_INVALID_OPTION', String(e))
+        assert.ok(e instanceof ConnectError && e.code === 'ERR_CONNECT', String(e))
         assert.match((e as Error).message, /TLS/)
         return true
       })
