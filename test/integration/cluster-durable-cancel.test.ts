@@ -8,7 +8,7 @@ import { CancelledError } from '../../src/index.js'
 import { startNats } from '../../src/testing/nats.js'
 import type { NatsServerHandle } from '../../src/testing/nats.js'
 import { double } from '../fixtures/cluster-tasks.js'
-import { killAllNodes, startNode } from './cluster-helpers.js'
+import { killAllNodes, startNode, until } from './cluster-helpers.js'
 
 describe('cluster: cancelling queued durable tasks', { timeout: 60_000 }, () => {
   let nats: NatsServerHandle
@@ -30,14 +30,6 @@ describe('cluster: cancelling queued durable tasks', { timeout: 60_000 }, () => 
     return (await jsm.streams.info('TASKOS_default_WORK')).state.messages
   }
 
-  async function until(cond: () => Promise<boolean>, what: string): Promise<void> {
-    const end = Date.now() + 5000
-    while (!(await cond())) {
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-      await new Promise((r) => setTimeout(r, 20))
-    }
-  }
-
   test('cluster: a cancelled durable task leaves the work queue; the others run once a node comes', async () => {
     // no node takes durable work yet: the tasks wait on the queue
     const tasks = Array.from({ length: 6 }, (_, i) => cluster.run(double, [i], { durable: true }))
@@ -53,10 +45,10 @@ describe('cluster: cancelling queued durable tasks', { timeout: 60_000 }, () => 
       assert.equal(outcome.status, 'cancelled')
       assert.ok((outcome as { error: unknown }).error instanceof CancelledError)
     }
-    await until(async () => (await queued()) === 4, 'the cancelled messages gone from the queue')
+    await until(async () => (await queued()) === 4, 5000, 'the cancelled messages gone from the queue')
     // a node now takes the rest: exactly the 4 that were not cancelled
     await startNode(nats.url, 'dq', ['--slots', '2'])
     assert.deepEqual(await Promise.all([0, 2, 3, 5].map((i) => tasks[i]!.join())), [0, 4, 6, 10])
-    await until(async () => (await queued()) === 0, 'the queue empty')
+    await until(async () => (await queued()) === 0, 5000, 'the queue empty')
   })
 })

@@ -8,16 +8,7 @@ import { HostLostError } from '../../src/index.js'
 import { startNats } from '../../src/testing/nats.js'
 import type { NatsServerHandle } from '../../src/testing/nats.js'
 import { blockFor, killNode, sleepy } from '../fixtures/cluster-tasks.js'
-import { killAllNodes, startNode } from './cluster-helpers.js'
-
-/** Resolves when `cond()` holds, checked on every host/progress event and every 20 ms (bounded). */
-async function until(cond: () => boolean, timeout: number, what: string): Promise<void> {
-  const end = Date.now() + timeout
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
-}
+import { killAllNodes, startNode, until } from './cluster-helpers.js'
 
 describe('cluster: node failures', { timeout: 90_000 }, () => {
   let nats: NatsServerHandle

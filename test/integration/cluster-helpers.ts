@@ -79,3 +79,12 @@ export async function startNode(servers: string, name: string, args: string[] = 
 export async function killAllNodes(): Promise<void> {
   await Promise.all([...started].map((n) => n.kill('SIGKILL')))
 }
+
+/** Resolves when `cond()` holds, checked every 20 ms; throws after `timeout` ms naming `what`. */
+export async function until(cond: () => boolean | Promise<boolean>, timeout: number, what: string): Promise<void> {
+  const end = Date.now() + timeout
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
