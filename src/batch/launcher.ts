@@ -158,10 +158,6 @@ export class LauncherRunner implements Runner {
     this.#bind = bindCpus
   }
 
-  slotPid(): undefined {
-    return undefined
-  }
-
   #launcher(): ChildProcessByStdio<Writable, Readable, null> {
     if (this.#child !== undefined) return this.#child
     const child = spawn(this.#perl, ['-e', SCRIPT], { stdio: ['pipe', 'pipe', 'inherit'] })
