@@ -59,8 +59,10 @@ const LOOKAHEAD = 1024
  * long together (by the average job time measured in the workers), at most MAX_CHUNK, and runs them
  * one after the other without a round trip to the boss between them.
  */
-const CHUNK_BUDGET_MS = 2
+const CHUNK_BUDGET_MS = 4
 const MAX_CHUNK = 256
+/** Most commands waiting in the launcher behind a slot's running one. */
+const MAX_QUEUED = 8
 
 /**
  * The boss of a batch: give it instructions (`add`, any time until `end`), it runs them on workers
@@ -116,6 +118,10 @@ export class Boss<R = unknown> {
   #pipeline: boolean
   /** Moving average of the jobs' run time measured in the workers (ms), once there is one. */
   #avgMs: number | undefined
+  /** Per slot: commands handed to the launcher behind the slot's running job (pipelining), in order. */
+  readonly #queued: JobState[][]
+  /** Per slot: when its running job could start at the earliest (launch, or the end of the one before). */
+  readonly #since: number[]
 
   constructor(options: BossOptions<R>) {
     const o = resolveOptions(options)
@@ -152,7 +158,12 @@ export class Boss<R = unknown> {
     this.#opts = o
     this.#slots = new Array<JobState | undefined>(slots).fill(undefined)
     this.#lastPid = new Array<number | undefined>(slots).fill(undefined)
-    this.#pipeline = this.#runner instanceof FunctionRunner && countsOnly(o.scheduler) && o.hooks.length === 0
+    this.#queued = Array.from({ length: slots }, () => [])
+    this.#since = new Array<number>(slots).fill(0)
+    this.#pipeline =
+      (this.#runner instanceof FunctionRunner || this.#runner instanceof LauncherRunner) &&
+      countsOnly(o.scheduler) &&
+      o.hooks.length === 0
     this.#done = new Promise((resolve) => (this.#resolveDone = resolve))
     this.#journal = o.journal === undefined ? undefined : new Journal(o.journal)
     if (o.signals) {
@@ -236,6 +247,9 @@ export class Boss<R = unknown> {
       this.#stopping = 'now'
       for (const s of this.#slots) s?.handle?.cancel(new CancelledError('the batch was stopped'))
     } else if (this.#stopping === false) this.#stopping = 'drain'
+    // commands waiting in the launcher behind running ones are dropped (unless one just started)
+    for (const q of this.#queued)
+      for (const st of q) st.handle?.cancel(new CancelledError('the batch was stopped'))
     for (const [state, timer] of this.#delayed) {
       this.#clock.clearTimer(timer)
       this.#delayed.delete(state)
@@ -381,9 +395,10 @@ export class Boss<R = unknown> {
         for (const a of admitted) {
           a.launching = false
           if (a.spec.resources.length > 0) this.#pendingLocked--
-          this.#launch(a, this.#extras(a))
+          this.#launch(a, this.#runner instanceof FunctionRunner ? this.#extras(a) : [])
         }
       }
+      if (this.#pipeline && this.#runner instanceof LauncherRunner) this.#topUp()
     }
     this.#maybeFinish()
   }
@@ -397,27 +412,86 @@ export class Boss<R = unknown> {
    * share of what is pending (so the last jobs spread over the slots).
    */
   #extras(first: JobState): JobState[] {
+    if (!this.#pipeline || !chunkable(first)) return []
+    return this.#take(this.#depth(MAX_CHUNK) - 1)
+  }
+
+  /** How many short jobs a slot may hold (running and waiting), by the average job time so far. */
+  #depth(max: number): number {
     const avg = this.#avgMs
-    if (!this.#pipeline || avg === undefined || !chunkable(first)) return []
-    const depth = Math.min(MAX_CHUNK, Math.floor(CHUNK_BUDGET_MS / Math.max(avg, 0.001)))
+    return avg === undefined ? 1 : Math.min(max, Math.floor(CHUNK_BUDGET_MS / Math.max(avg, 0.001)))
+  }
+
+  /** Up to `n` chunkable jobs from the head of the pending list (at most a fair share of it). */
+  #take(n: number): JobState[] {
     const pending = this.#pending
     const share = Math.ceil((pending.length - this.#head) / this.#slots.length)
-    const n = Math.min(depth - 1, share)
-    const extras: JobState[] = []
-    while (extras.length < n && this.#head < pending.length) {
+    const count = Math.min(n, share)
+    const taken: JobState[] = []
+    while (taken.length < count && this.#head < pending.length) {
       const p = pending[this.#head]!
       if (!p.queued || !chunkable(p)) break
       p.queued = false
-      extras.push(p)
+      taken.push(p)
       this.#head++
     }
-    return extras
+    return taken
+  }
+
+  /**
+   * Command pipelining: each running slot gets the next short commands queued behind its job in
+   * the launcher, which starts each the moment the one before ends. They stay pending for the
+   * scheduler and the report until then (#ended_ moves the next one onto the slot).
+   */
+  #topUp(): void {
+    const runner = this.#runner as LauncherRunner
+    const room = this.#depth(MAX_QUEUED + 1) - 1
+    if (room <= 0) return
+    for (let slot = 0; slot < this.#slots.length; slot++) {
+      const running = this.#slots[slot]
+      const q = this.#queued[slot]!
+      if (running === undefined || !chunkable(running) || q.length >= room) continue
+      for (const st of this.#take(room - q.length)) {
+        st.slot = slot
+        q.push(st)
+        const info: JobInfo = Object.freeze({ name: st.spec.name, slot, attempt: st.attempt })
+        let handle: RunHandle
+        try {
+          handle = runner.start(st.spec, info)
+        } catch (error) {
+          // cannot happen for a checked template; treated as the job's failure
+          q.pop()
+          this.#begin(st, slot)
+          this.#ended_(st, { status: 'failed', error })
+          continue
+        }
+        st.handle = handle
+        void handle.end.then((end) => this.#queuedEnded(st, end))
+      }
+    }
+  }
+
+  /** The end of a command that was queued in the launcher (it may have started meanwhile). */
+  #queuedEnded(state: JobState, end: RunEnd): void {
+    if (state.status === 'running') return this.#ended_(state, end)
+    // dropped before it started (the batch stops), or ended before the boss moved it onto its slot
+    const q = this.#queued[state.slot!]!
+    const i = q.indexOf(state)
+    if (i >= 0) q.splice(i, 1)
+    if (end.notStarted === true) {
+      state.handle = undefined
+      this.#requeue([state])
+      return
+    }
+    this.#begin(state, state.slot!)
+    this.#ended_(state, end)
   }
 
   /** Starts `state` on a free slot (and `extras` after it on the same slot's worker). */
   #launch(state: JobState, extras: readonly JobState[] = []): void {
     const slot = this.#slots.indexOf(undefined)
     this.#begin(state, slot)
+    this.#since[slot] = state.start!
     for (const x of extras) x.slot = slot
     const info: JobInfo = Object.freeze({ name: state.spec.name, slot, attempt: state.attempt })
     if (this.#hooks.length === 0) this.#run(state, info, extras)
@@ -601,6 +675,20 @@ export class Boss<R = unknown> {
 
   #ended_(state: JobState, end: RunEnd, at = now()): void {
     if (state.status !== 'running') return
+    if (end.notStarted === true) {
+      // a queued command moved onto its slot that the launcher had dropped (the batch stops)
+      this.#unbegin(state)
+      this.#requeue([state])
+      return
+    }
+    if (end.startedAt !== undefined && end.endedAt !== undefined) {
+      // times where it ran, kept within what the boss saw (as for chunks)
+      const start = Math.min(Math.max(end.startedAt, this.#since[state.slot!]!), at)
+      state.start = start
+      at = Math.min(Math.max(end.endedAt, start), at)
+      const ms = end.endedAt - end.startedAt
+      this.#avgMs = this.#avgMs === undefined ? ms : this.#avgMs * 0.8 + ms * 0.2
+    }
     if (state.handle !== undefined && this.#runner instanceof FunctionRunner) {
       // the worker process is still there: its peak since the reset is this job's peak
       const pid = state.handle.pid()
@@ -610,9 +698,16 @@ export class Boss<R = unknown> {
     }
     state.handle = undefined
     state.end = at
-    this.#slots[state.slot!] = undefined
+    const slot = state.slot!
+    this.#slots[slot] = undefined
     this.#running--
     for (const r of state.spec.resources) this.#held.delete(r)
+    // the next command queued in the launcher for this slot has started there: it runs now
+    const next = this.#queued[slot]!.shift()
+    if (next !== undefined) {
+      this.#since[slot] = at
+      this.#begin(next, slot)
+    }
     if (this.#running === 0 && this.#sampler !== undefined) {
       clearInterval(this.#sampler)
       this.#sampler = undefined
@@ -703,6 +798,7 @@ export class Boss<R = unknown> {
 
   #maybeFinish(): void {
     if (this.#finished || this.#finishing || !this.#ended || this.#running > 0) return
+    if (this.#queued.some((q) => q.length > 0)) return // dropped commands still to hear of
     if (this.#stopping === false && (this.#pending.length > this.#head || this.#delayed.size > 0)) return
     this.#finishing = true
     if (this.#signalHandler !== undefined) {

@@ -34,6 +34,11 @@ export interface RunEnd {
   signal?: string
   stdout?: string
   stderr?: string
+  /** When it started and ended where it ran (ms since the epoch), when that is known. */
+  startedAt?: number
+  endedAt?: number
+  /** It never started (a queued job dropped when the batch stopped). */
+  notStarted?: true
 }
 
 /** @internal one running job (or chunk of jobs, for task functions). */
