@@ -59,9 +59,13 @@ const LOOKAHEAD = 1024
  * long together (by the average job time measured in the workers), at most MAX_CHUNK, and runs them
  * one after the other without a round trip to the boss between them.
  */
-const CHUNK_BUDGET_MS = 4
+const CHUNK_BUDGET_MS = 2
 const MAX_CHUNK = 256
-/** Most commands waiting in the launcher behind a slot's running one. */
+/**
+ * Command pipelining: a slot's commands queued in the launcher take about this long together (a
+ * command costs a fork and an exec, so even `true` takes a millisecond or more), at most MAX_QUEUED.
+ */
+const QUEUE_BUDGET_MS = 20
 const MAX_QUEUED = 8
 
 /**
@@ -413,13 +417,13 @@ export class Boss<R = unknown> {
    */
   #extras(first: JobState): JobState[] {
     if (!this.#pipeline || !chunkable(first)) return []
-    return this.#take(this.#depth(MAX_CHUNK) - 1)
+    return this.#take(this.#depth(CHUNK_BUDGET_MS, MAX_CHUNK) - 1)
   }
 
   /** How many short jobs a slot may hold (running and waiting), by the average job time so far. */
-  #depth(max: number): number {
+  #depth(budgetMs: number, max: number): number {
     const avg = this.#avgMs
-    return avg === undefined ? 1 : Math.min(max, Math.floor(CHUNK_BUDGET_MS / Math.max(avg, 0.001)))
+    return avg === undefined ? 1 : Math.min(max, Math.floor(budgetMs / Math.max(avg, 0.001)))
   }
 
   /** Up to `n` chunkable jobs from the head of the pending list (at most a fair share of it). */
@@ -445,7 +449,7 @@ export class Boss<R = unknown> {
    */
   #topUp(): void {
     const runner = this.#runner as LauncherRunner
-    const room = this.#depth(MAX_QUEUED + 1) - 1
+    const room = this.#depth(QUEUE_BUDGET_MS, MAX_QUEUED + 1) - 1
     if (room <= 0) return
     for (let slot = 0; slot < this.#slots.length; slot++) {
       const running = this.#slots[slot]
