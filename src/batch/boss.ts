@@ -613,7 +613,7 @@ export class Boss<R = unknown> {
         job,
         ok
           ? { status: 'done', value }
-          : { status: 'failed', error: deserializeError(value as SerializedError) },
+          : { status: 'failed', error: deserializeError(value) },
         stop,
       )
     }
