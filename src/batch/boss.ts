@@ -46,7 +46,6 @@ import { CommandRunner, FunctionRunner } from './runners.js'
 import type { PendingJob, Scheduler } from './schedulers.js'
 import { admit, countsOnly } from './schedulers.js'
 import { deserializeError } from '../pool/serialize-error.js'
-import type { SerializedError } from '../pool/protocol.js'
 import { formatSize } from './size.js'
 
 export type { BackoffOptions, BeforeJobHook, BossOptions, BossStats, ReportOptions, StopOptions }
