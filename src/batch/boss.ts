@@ -31,7 +31,7 @@ import type {
 import type { CommandTemplate } from './command.js'
 import { expandCommand } from './command.js'
 import { MemoryExceededError, isUnrecoverable } from './errors.js'
-import type { InstructionSet } from './instructions.js'
+import type { InstructionSet, JobSpec } from './instructions.js'
 import { expandInstructions } from './instructions.js'
 import { JobState, byPriority, now } from './job-state.js'
 import { Journal, instructionsKey } from './journal.js'
@@ -143,9 +143,10 @@ export class Boss<R = unknown> {
       options.common !== undefined || options.individual !== undefined
         ? { common: options.common ?? {}, individual: options.individual ?? [] }
         : undefined
+    let specs: JobSpec[] | undefined
     try {
       if (initial !== undefined) {
-        const specs = expandInstructions(initial)
+        specs = expandInstructions(initial)
         if (o.command !== undefined) for (const s of specs) expandCommand(o.command, s.instructions, s.name)
       }
     } catch (error) {
@@ -178,7 +179,7 @@ export class Boss<R = unknown> {
       process.on('SIGINT', this.#signalHandler)
       process.on('SIGTERM', this.#signalHandler)
     }
-    if (initial !== undefined) this.add(initial)
+    if (specs !== undefined) this.#add(specs)
   }
 
   /**
@@ -193,6 +194,11 @@ export class Boss<R = unknown> {
     const specs = expandInstructions(instructions, this.#jobs.length, this.#names)
     if (this.#command !== undefined)
       for (const s of specs) expandCommand(this.#command, s.instructions, s.name)
+    return this.#add(specs)
+  }
+
+  /** Adds checked jobs (see `add`). */
+  #add(specs: readonly JobSpec[]): readonly string[] {
     const fresh: JobState[] = []
     for (const spec of specs) {
       const state = new JobState(spec, this.#journal === undefined ? '' : instructionsKey(spec.instructions))
