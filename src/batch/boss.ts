@@ -256,9 +256,13 @@ export class Boss<R = unknown> {
       this.#stopping = 'now'
       for (const s of this.#slots) s?.handle?.cancel(new CancelledError('the batch was stopped'))
     } else if (this.#stopping === false) this.#stopping = 'drain'
-    // commands waiting in the launcher behind running ones are dropped (unless one just started)
+    // commands waiting in the launcher behind running ones are dropped; one that has just started
+    // there runs on (drain) or is cancelled with the running ones (now)
     for (const q of this.#queued)
-      for (const st of q) st.handle?.cancel(new CancelledError('the batch was stopped'))
+      for (const st of q) {
+        if (this.#stopping === 'now') st.handle?.cancel(new CancelledError('the batch was stopped'))
+        else st.handle?.drop?.()
+      }
     for (const [state, timer] of this.#delayed) {
       this.#clock.clearTimer(timer)
       this.#delayed.delete(state)
@@ -616,9 +620,7 @@ export class Boss<R = unknown> {
       this.#avgMs = this.#avgMs === undefined ? ms : this.#avgMs * 0.8 + ms * 0.2
       this.#ended_(
         job,
-        ok
-          ? { status: 'done', value }
-          : { status: 'failed', error: deserializeError(value) },
+        ok ? { status: 'done', value } : { status: 'failed', error: deserializeError(value) },
         stop,
       )
     }

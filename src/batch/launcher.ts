@@ -227,6 +227,19 @@ export class LauncherRunner implements Runner {
     return child
   }
 
+  /** Lines for the helper, written together once per turn (one write for a pump's jobs). */
+  #out = ''
+
+  #send(launcher: ChildProcessByStdio<Writable, Readable, null>, line: string): void {
+    if (this.#out === '')
+      queueMicrotask(() => {
+        const text = this.#out
+        this.#out = ''
+        launcher.stdin.write(text)
+      })
+    this.#out += line
+  }
+
   #ref(on: boolean): void {
     const c = this.#child
     if (c === undefined) return
@@ -363,7 +376,8 @@ export class LauncherRunner implements Runner {
     this.#jobs.set(id, p)
     const launcher = this.#launcher()
     if (this.#jobs.size === 1) this.#ref(true)
-    launcher.stdin.write(
+    this.#send(
+      launcher,
       `R ${id} ${info.slot} ${hex(line.cwd ?? '')} ${hex(`${base}.out`)} ${hex(`${base}.err`)} ${env.length} ${[...env, ...argv].map(hex).join(' ')}\n`,
     )
     return {
@@ -373,8 +387,12 @@ export class LauncherRunner implements Runner {
         if (p.cancelled !== undefined || !this.#jobs.has(id)) return
         p.cancelled = reason ?? true
         // not started yet (queued for its slot): dropped; started meanwhile: killed once 'S' comes
-        if (p.pid === undefined) this.#child?.stdin.write(`D ${id}\n`)
+        if (p.pid === undefined && this.#child !== undefined) this.#send(this.#child, `D ${id}\n`)
         else this.#kill(p)
+      },
+      drop: () => {
+        if (p.pid === undefined && this.#jobs.has(id) && this.#child !== undefined)
+          this.#send(this.#child, `D ${id}\n`)
       },
     }
   }

@@ -48,6 +48,8 @@ export interface RunHandle<E = RunEnd> {
   pid(): number | undefined
   /** Asks it to stop (cooperative for functions, SIGTERM for commands), then forces it after a grace. */
   cancel(reason: unknown): void
+  /** Takes it back if it is still queued (not started); once started it runs on. */
+  drop?(): void
 }
 
 /** @internal a command runner: one child process per job. */
