@@ -18,8 +18,10 @@
  * Wire format, one line each way, fields separated by spaces, strings hex-encoded (`-` for empty):
  * - to the helper: `R <id> <slot> <cwd> <out> <err> <nenv> <K=V>… <argv>…` run a job (or queue it
  *   behind the slot's running job); `D <id>` drop a queued job that has not started; `q` quit.
- * - from it: `S <id> <pid> <ms>` started; `E <id> <status> <ms>` ended (the raw wait status; -1:
- *   fork failed; -2: dropped before it started); `<ms>` is the time, in ms since the epoch.
+ * - from it: `S <id> <pid> <ms>` started; `E <id> <status> <ms> <out> <err>` ended (the raw wait
+ *   status; -1: fork failed; -2: dropped before it started; then the sizes of its stdout and stderr
+ *   files, so that empty ones are not read); `<ms>` is the time, in ms since the epoch. The helper
+ *   writes what it has to say once per loop (a job's end and the next one's start together).
  * A child that cannot exec writes `taskos: cannot run …` to its stderr file and exits 255.
  * @module
  */
@@ -41,15 +43,16 @@ $| = 1;
 my $stop = POSIX::SigSet->new(POSIX::SIGINT(), POSIX::SIGTERM(), POSIX::SIGHUP());
 POSIX::sigprocmask(POSIX::SIG_BLOCK(), $stop);
 $SIG{CHLD} = sub {};
-my (%kids, %slotof, %busy, %queue); my $buf = '';
+my (%kids, %slotof, %busy, %queue, %files); my $buf = ''; my $w = '';
 my $sel = IO::Select->new(\*STDIN);
 sub dec { my $h = shift; return $h eq '-' ? '' : pack('H*', $h) }
 sub now { sprintf('%.3f', Time::HiRes::time() * 1000) }
+sub flush_out { while (length $w) { my $n = syswrite(STDOUT, $w); if (!defined $n) { next if $!{EINTR}; exit 1 } substr($w, 0, $n) = '' } }
 sub start {
   my ($slot, $id, $cwd, $out, $err, $env, $argv) = @_;
   my $t = now();
   my $pid = fork;
-  if (!defined $pid) { print "E $id -1 $t\n"; return 0 }
+  if (!defined $pid) { $w .= "E $id -1 $t 0 0\n"; return 0 }
   if ($pid == 0) {
     POSIX::setpgid(0, 0);
     $SIG{CHLD} = 'DEFAULT';
@@ -61,19 +64,19 @@ sub start {
     print STDERR "taskos: cannot run $argv->[0]: $!\n"; POSIX::_exit(255);
   }
   POSIX::setpgid($pid, $pid);
-  $kids{$pid} = $id; $slotof{$pid} = $slot; $busy{$slot} = 1;
-  print "S $id $pid $t\n";
+  $kids{$pid} = $id; $slotof{$pid} = $slot; $files{$pid} = [$out, $err]; $busy{$slot} = 1;
+  $w .= "S $id $pid $t\n";
   return 1;
 }
 sub next_of { my $slot = shift; my $q = $queue{$slot} or return; while (@$q) { return if start($slot, @{ shift @$q }) } }
 sub reap {
   while ((my $pid = waitpid(-1, POSIX::WNOHANG())) > 0) {
     my $t = now(); my $st = $?;
-    my $id = delete $kids{$pid}; my $slot = delete $slotof{$pid};
+    my $id = delete $kids{$pid}; my $slot = delete $slotof{$pid}; my $f = delete $files{$pid};
     next unless defined $id;
     delete $busy{$slot};
     next_of($slot);
-    print "E $id $st $t\n";
+    $w .= "E $id $st $t " . ((-s $f->[0]) || 0) . ' ' . ((-s $f->[1]) || 0) . "\n";
   }
 }
 sub run {
@@ -81,7 +84,7 @@ sub run {
   exit 0 if $op eq 'q';
   if ($op eq 'D') {
     my $id = $f[0];
-    for my $q (values %queue) { for my $i (0 .. $#$q) { if ($q->[$i][0] eq $id) { splice(@$q, $i, 1); print "E $id -2 " . now() . "\n"; return } } }
+    for my $q (values %queue) { for my $i (0 .. $#$q) { if ($q->[$i][0] eq $id) { splice(@$q, $i, 1); $w .= "E $id -2 " . now() . " 0 0\n"; return } } }
     return;
   }
   return unless $op eq 'R';
@@ -92,14 +95,15 @@ sub run {
   if ($busy{$slot}) { push @{ $queue{$slot} }, \@job } else { start($slot, @job) || next_of($slot) }
 }
 while (1) {
-  reap();
+  reap(); flush_out();
   my @r = $sel->can_read(0.2);
-  reap();
+  reap(); flush_out();
   next unless @r;
   my $n = sysread(STDIN, $buf, 65536, length $buf);
   if (!defined $n) { next if $!{EINTR}; last }
   last if $n == 0;
   while ($buf =~ s/^([^\n]*)\n//) { run($1) }
+  flush_out();
 }
 kill 'KILL', -$_ for keys %kids;
 `
@@ -259,7 +263,7 @@ export class LauncherRunner implements Runner {
     while ((nl = this.#buf.indexOf('\n')) >= 0) {
       const line = this.#buf.slice(0, nl)
       this.#buf = this.#buf.slice(nl + 1)
-      const [op, idText, value, ms] = line.split(' ')
+      const [op, idText, value, ms, outSize, errSize] = line.split(' ')
       const id = Number(idText)
       const p = this.#jobs.get(id)
       if (p === undefined) continue
@@ -272,7 +276,7 @@ export class LauncherRunner implements Runner {
         if (this.#jobs.size === 0) this.#ref(false)
         if (p.killTimer !== undefined) clearTimeout(p.killTimer)
         const status = Number(value)
-        const end = this.#end(p, status)
+        const end = this.#end(p, status, outSize !== '0', errSize !== '0')
         p.resolve(
           status === -2 || p.startedAt === undefined
             ? end
@@ -282,7 +286,7 @@ export class LauncherRunner implements Runner {
     }
   }
 
-  #end(p: Pending, status: number): RunEnd {
+  #end(p: Pending, status: number, out: boolean, err: boolean): RunEnd {
     if (status === -2)
       return {
         status: 'cancelled',
@@ -297,8 +301,8 @@ export class LauncherRunner implements Runner {
         error: new TaskosError('ERR_TASK_FAILED', `cannot fork for job ${JSON.stringify(p.job.name)}`),
       }
     const tails = {
-      stdout: tail(`${p.base}.out`, this.#tailBytes),
-      stderr: tail(`${p.base}.err`, this.#tailBytes),
+      stdout: out ? tail(`${p.base}.out`, this.#tailBytes) : '',
+      stderr: err ? tail(`${p.base}.err`, this.#tailBytes) : '',
     }
     const code = status >> 8
     const signo = status & 0x7f
