@@ -38,13 +38,17 @@ import type { JobSpec } from './instructions.js'
 import type { JobInfo, RunEnd, RunHandle, Runner } from './runners.js'
 
 const SCRIPT = String.raw`
-use strict; use POSIX (); use IO::Select; use Time::HiRes ();
+use strict; use POSIX (); use IO::Select; use Time::HiRes (); use Fcntl ();
 $| = 1;
 my $stop = POSIX::SigSet->new(POSIX::SIGINT(), POSIX::SIGTERM(), POSIX::SIGHUP());
 POSIX::sigprocmask(POSIX::SIG_BLOCK(), $stop);
-$SIG{CHLD} = sub {};
+# a child's end wakes the loop through a pipe (the self-pipe trick): a SIGCHLD that comes while the
+# loop is busy is not lost until the next input (pipes above fd 2 are close-on-exec in Perl)
+pipe(my $wake_r, my $wake_w) or die "pipe: $!";
+for ($wake_r, $wake_w) { fcntl($_, Fcntl::F_SETFL(), Fcntl::O_NONBLOCK()) }
+$SIG{CHLD} = sub { syswrite($wake_w, 'c') };
 my (%kids, %slotof, %busy, %queue, %files); my $buf = ''; my $w = '';
-my $sel = IO::Select->new(\*STDIN);
+my $sel = IO::Select->new(\*STDIN, $wake_r);
 sub dec { my $h = shift; return $h eq '-' ? '' : pack('H*', $h) }
 sub now { sprintf('%.3f', Time::HiRes::time() * 1000) }
 sub flush_out { while (length $w) { my $n = syswrite(STDOUT, $w); if (!defined $n) { next if $!{EINTR}; exit 1 } substr($w, 0, $n) = '' } }
@@ -97,8 +101,10 @@ sub run {
 while (1) {
   reap(); flush_out();
   my @r = $sel->can_read(0.2);
+  my $input = grep { $_ != $wake_r } @r;
+  sysread($wake_r, my $junk, 4096) if @r > $input;
   reap(); flush_out();
-  next unless @r;
+  next unless $input;
   my $n = sysread(STDIN, $buf, 65536, length $buf);
   if (!defined $n) { next if $!{EINTR}; last }
   last if $n == 0;
