@@ -11,8 +11,12 @@
  * ones are cancelled; `stop({ now: true })` also cancels running jobs (commands get SIGTERM, then
  * SIGKILL after `killGrace`; worker processes are terminated after the same grace).
  *
+ * Pipelining (short jobs, slot-counting schedulers): a slot's worker gets task-function jobs in
+ * chunks (#extras, #chunkEnded), and commands wait in the launcher's queue for their slot (#topUp,
+ * #queued; #ended_ moves the next onto the slot). Such a job stays pending until it starts.
+ *
  * Options and their validation live in boss-options.ts, a job's state in job-state.ts; this file is
- * the state machine (≈500 lines: one unit, splitting it further would scatter its invariants).
+ * the state machine (≈800 lines: one unit, splitting it further would scatter its invariants).
  * @module
  */
 import { availableParallelism } from 'node:os'
