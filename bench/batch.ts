@@ -3,7 +3,7 @@
  * pick for shell jobs) in the same run. Three metrics, the issue's targets:
  *
  * 1. 10,000 tiny task-function jobs (`ins => ins.i`) on worker threads and on worker processes:
- *    jobs/s and boss CPU per job (target >= 10,000 jobs/s, <= 0.1 ms overhead per job)
+ *    jobs/s and boss CPU per job (target >= 10,000 jobs/s, <= 0.1 ms overhead per job, on both)
  * 2. 2,000 shell jobs `true`: taskos command jobs vs `seq 2000 | xargs -P 2 -n 1 true` (target:
  *    taskos wall <= 1.5x xargs)
  * 3. 50 jobs of 200 ms on 2 workers (task function, worker processes, and threads beside): wall
@@ -136,9 +136,14 @@ function report(results: ReadonlyMap<string, CaseResult>, run: RunInfo): void {
   }
   console.log('(boss CPU: the batch process and its threads, so thread workers too; not child processes)')
   const targets: [string, boolean][] = []
-  if (results.has('tiny/taskos-thread')) {
-    const rate = (n('tiny/taskos-thread') * 1000) / ms('tiny/taskos-thread')
-    targets.push([`tiny jobs (threads) >= 10,000 jobs/s: ${rate.toFixed(0)}`, rate >= 10_000])
+  // the default isolation (processes) is what a user reading the target runs; threads beside it
+  for (const [id, what] of [
+    ['tiny/taskos-process', 'processes, the default'],
+    ['tiny/taskos-thread', 'threads'],
+  ] as const) {
+    if (!results.has(id)) continue
+    const rate = (n(id) * 1000) / ms(id)
+    targets.push([`tiny jobs (${what}) >= 10,000 jobs/s: ${rate.toFixed(0)}`, rate >= 10_000])
   }
   if (results.has('shell/taskos') && results.has('shell/xargs-P2')) {
     const r = ms('shell/taskos') / ms('shell/xargs-P2')

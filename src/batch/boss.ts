@@ -11,8 +11,12 @@
  * ones are cancelled; `stop({ now: true })` also cancels running jobs (commands get SIGTERM, then
  * SIGKILL after `killGrace`; worker processes are terminated after the same grace).
  *
+ * Pipelining (short jobs, slot-counting schedulers): a slot's worker gets task-function jobs in
+ * chunks (#extras, #chunkEnded), and commands wait in the launcher's queue for their slot (#topUp,
+ * #queued; #ended_ moves the next onto the slot). Such a job stays pending until it starts.
+ *
  * Options and their validation live in boss-options.ts, a job's state in job-state.ts; this file is
- * the state machine (≈500 lines: one unit, splitting it further would scatter its invariants).
+ * the state machine (≈800 lines: one unit, splitting it further would scatter its invariants).
  * @module
  */
 import { availableParallelism } from 'node:os'
@@ -31,7 +35,7 @@ import type {
 import type { CommandTemplate } from './command.js'
 import { expandCommand } from './command.js'
 import { MemoryExceededError, isUnrecoverable } from './errors.js'
-import type { InstructionSet } from './instructions.js'
+import type { InstructionSet, JobSpec } from './instructions.js'
 import { expandInstructions } from './instructions.js'
 import { JobState, byPriority, now } from './job-state.js'
 import { Journal, instructionsKey } from './journal.js'
@@ -41,16 +45,31 @@ import { Reaper } from './reaper.js'
 import type { BatchEvent, BatchReport, BatchSummary, JobStatus } from './report.js'
 import { reportError } from './report.js'
 import { peakRss, pinToCpu, resetPeakRss } from './rss.js'
-import type { JobInfo, RunEnd, RunHandle, Runner } from './runners.js'
+import type { ChunkEnd, JobInfo, RunEnd, RunHandle, Runner } from './runners.js'
 import { CommandRunner, FunctionRunner } from './runners.js'
 import type { PendingJob, Scheduler } from './schedulers.js'
-import { admit } from './schedulers.js'
+import { admit, countsOnly } from './schedulers.js'
+import { deserializeError } from '../pool/serialize-error.js'
 import { formatSize } from './size.js'
 
 export type { BackoffOptions, BeforeJobHook, BossOptions, BossStats, ReportOptions, StopOptions }
 
 /** How many pending jobs (from the head) a scheduler sees at each decision. */
 const LOOKAHEAD = 1024
+
+/**
+ * Pipelining of short task-function jobs: a slot's worker gets a chunk of jobs that take about this
+ * long together (by the average job time measured in the workers), at most MAX_CHUNK, and runs them
+ * one after the other without a round trip to the boss between them.
+ */
+const CHUNK_BUDGET_MS = 2
+const MAX_CHUNK = 256
+/**
+ * Command pipelining: a slot's commands queued in the launcher take about this long together (a
+ * command costs a fork and an exec, so even `true` takes a millisecond or more), at most MAX_QUEUED.
+ */
+const QUEUE_BUDGET_MS = 20
+const MAX_QUEUED = 8
 
 /**
  * The boss of a batch: give it instructions (`add`, any time until `end`), it runs them on workers
@@ -64,7 +83,7 @@ const LOOKAHEAD = 1024
  */
 export class Boss<R = unknown> {
   readonly #scheduler: Scheduler
-  readonly #runner: Runner
+  readonly #runner: Runner | FunctionRunner
   readonly #opts: ResolvedOptions
   readonly #backoff: Required<BackoffOptions>
   readonly #hooks: readonly BeforeJobHook[]
@@ -102,17 +121,41 @@ export class Boss<R = unknown> {
   #signalHandler: ((signal: NodeJS.Signals) => void) | undefined
   readonly #lastPid: (number | undefined)[]
   readonly #cpus = availableParallelism()
+  /** Whether short jobs may go to a slot's worker several at a time (see #extras). */
+  #pipeline: boolean
+  /** Moving average of the jobs' run time measured in the workers (ms), once there is one. */
+  #avgMs: number | undefined
+  /** Per slot: commands handed to the launcher behind the slot's running job (pipelining), in order. */
+  readonly #queued: JobState[][]
+  /** Per slot: when its running job could start at the earliest (launch, or the end of the one before). */
+  readonly #since: number[]
 
   constructor(options: BossOptions<R>) {
     const o = resolveOptions(options)
-    // every first job is checked before anything is created (journal file, signal handlers)
+    const slots = o.scheduler.maxWorkers
+    const bindCpus = o.bind ? this.#cpus : undefined
+    // the workers start first (in parallel), while the first instructions are checked
+    if (o.command !== undefined) {
+      const perl = o.launcher === 'auto' ? findPerl() : null
+      this.#runner =
+        perl === null
+          ? new CommandRunner(o.command, o.tailBytes, o.killGrace, new Reaper(), bindCpus)
+          : new LauncherRunner(perl, o.command, o.tailBytes, o.killGrace, bindCpus)
+    } else this.#runner = new FunctionRunner(o.fn!, slots, o.isolation, o.killGrace)
+    // every first job is checked before anything else is created (journal file, signal handlers)
     const initial =
       options.common !== undefined || options.individual !== undefined
         ? { common: options.common ?? {}, individual: options.individual ?? [] }
         : undefined
-    if (initial !== undefined) {
-      const specs = expandInstructions(initial)
-      if (o.command !== undefined) for (const s of specs) expandCommand(o.command, s.instructions, s.name)
+    let specs: JobSpec[] | undefined
+    try {
+      if (initial !== undefined) {
+        specs = expandInstructions(initial)
+        if (o.command !== undefined) for (const s of specs) expandCommand(o.command, s.instructions, s.name)
+      }
+    } catch (error) {
+      void this.#runner.destroy().catch(() => undefined)
+      throw error
     }
     this.#scheduler = o.scheduler
     this.#backoff = o.backoff
@@ -121,17 +164,14 @@ export class Boss<R = unknown> {
     this.#bind = o.bind
     this.#command = o.command
     this.#opts = o
-    const slots = this.#scheduler.maxWorkers
     this.#slots = new Array<JobState | undefined>(slots).fill(undefined)
     this.#lastPid = new Array<number | undefined>(slots).fill(undefined)
-    const bindCpus = this.#bind ? this.#cpus : undefined
-    if (o.command !== undefined) {
-      const perl = o.launcher === 'auto' ? findPerl() : null
-      this.#runner =
-        perl === null
-          ? new CommandRunner(o.command, o.tailBytes, o.killGrace, new Reaper(), bindCpus)
-          : new LauncherRunner(perl, o.command, o.tailBytes, o.killGrace, bindCpus)
-    } else this.#runner = new FunctionRunner(o.fn!, slots, o.isolation, o.killGrace)
+    this.#queued = Array.from({ length: slots }, () => [])
+    this.#since = new Array<number>(slots).fill(0)
+    this.#pipeline =
+      (this.#runner instanceof FunctionRunner || this.#runner instanceof LauncherRunner) &&
+      countsOnly(o.scheduler) &&
+      o.hooks.length === 0
     this.#done = new Promise((resolve) => (this.#resolveDone = resolve))
     this.#journal = o.journal === undefined ? undefined : new Journal(o.journal)
     if (o.signals) {
@@ -143,7 +183,7 @@ export class Boss<R = unknown> {
       process.on('SIGINT', this.#signalHandler)
       process.on('SIGTERM', this.#signalHandler)
     }
-    if (initial !== undefined) this.add(initial)
+    if (specs !== undefined) this.#add(specs)
   }
 
   /**
@@ -158,6 +198,11 @@ export class Boss<R = unknown> {
     const specs = expandInstructions(instructions, this.#jobs.length, this.#names)
     if (this.#command !== undefined)
       for (const s of specs) expandCommand(this.#command, s.instructions, s.name)
+    return this.#add(specs)
+  }
+
+  /** Adds checked jobs (see `add`). */
+  #add(specs: readonly JobSpec[]): readonly string[] {
     const fresh: JobState[] = []
     for (const spec of specs) {
       const state = new JobState(spec, this.#journal === undefined ? '' : instructionsKey(spec.instructions))
@@ -215,6 +260,13 @@ export class Boss<R = unknown> {
       this.#stopping = 'now'
       for (const s of this.#slots) s?.handle?.cancel(new CancelledError('the batch was stopped'))
     } else if (this.#stopping === false) this.#stopping = 'drain'
+    // commands waiting in the launcher behind running ones are dropped; one that has just started
+    // there runs on (drain) or is cancelled with the running ones (now)
+    for (const q of this.#queued)
+      for (const st of q) {
+        if (this.#stopping === 'now') st.handle?.cancel(new CancelledError('the batch was stopped'))
+        else st.handle?.drop?.()
+      }
     for (const [state, timer] of this.#delayed) {
       this.#clock.clearTimer(timer)
       this.#delayed.delete(state)
@@ -360,28 +412,106 @@ export class Boss<R = unknown> {
         for (const a of admitted) {
           a.launching = false
           if (a.spec.resources.length > 0) this.#pendingLocked--
-          this.#launch(a)
+          this.#launch(a, this.#runner instanceof FunctionRunner ? this.#extras(a) : [])
         }
       }
+      if (this.#pipeline && this.#runner instanceof LauncherRunner) this.#topUp()
     }
     this.#maybeFinish()
   }
 
-  #launch(state: JobState): void {
+  /**
+   * Pipelining: the jobs that go to `first`'s slot behind it, in one chunk. Only short jobs (by the
+   * average measured so far), only under a scheduler that counts slots and nothing else
+   * (`maxWorkers`, `longerFirst` over it), without `beforeJob` hooks, and only jobs that declare no
+   * memory and no resources: for such a scheduler a slot that frees takes the head of the pending
+   * list, which is what the chunk holds. The jobs are taken from the head, in order, at most a fair
+   * share of what is pending (so the last jobs spread over the slots).
+   */
+  #extras(first: JobState): JobState[] {
+    if (!this.#pipeline || !chunkable(first)) return []
+    return this.#take(this.#depth(CHUNK_BUDGET_MS, MAX_CHUNK) - 1)
+  }
+
+  /** How many short jobs a slot may hold (running and waiting), by the average job time so far. */
+  #depth(budgetMs: number, max: number): number {
+    const avg = this.#avgMs
+    return avg === undefined ? 1 : Math.min(max, Math.floor(budgetMs / Math.max(avg, 0.001)))
+  }
+
+  /** Up to `n` chunkable jobs from the head of the pending list (at most a fair share of it). */
+  #take(n: number): JobState[] {
+    const pending = this.#pending
+    const share = Math.ceil((pending.length - this.#head) / this.#slots.length)
+    const count = Math.min(n, share)
+    const taken: JobState[] = []
+    while (taken.length < count && this.#head < pending.length) {
+      const p = pending[this.#head]!
+      if (!p.queued || !chunkable(p)) break
+      p.queued = false
+      taken.push(p)
+      this.#head++
+    }
+    return taken
+  }
+
+  /**
+   * Command pipelining: each running slot gets the next short commands queued behind its job in
+   * the launcher, which starts each the moment the one before ends. They stay pending for the
+   * scheduler and the report until then (#ended_ moves the next one onto the slot).
+   */
+  #topUp(): void {
+    const runner = this.#runner as LauncherRunner
+    const room = this.#depth(QUEUE_BUDGET_MS, MAX_QUEUED + 1) - 1
+    if (room <= 0) return
+    for (let slot = 0; slot < this.#slots.length; slot++) {
+      const running = this.#slots[slot]
+      const q = this.#queued[slot]!
+      if (running === undefined || !chunkable(running) || q.length >= room) continue
+      for (const st of this.#take(room - q.length)) {
+        st.slot = slot
+        q.push(st)
+        const info: JobInfo = Object.freeze({ name: st.spec.name, slot, attempt: st.attempt })
+        let handle: RunHandle
+        try {
+          handle = runner.start(st.spec, info)
+        } catch (error) {
+          // cannot happen for a checked template; treated as the job's failure
+          q.pop()
+          this.#begin(st, slot)
+          this.#ended_(st, { status: 'failed', error })
+          continue
+        }
+        st.handle = handle
+        void handle.end.then((end) => this.#queuedEnded(st, end))
+      }
+    }
+  }
+
+  /** The end of a command that was queued in the launcher (it may have started meanwhile). */
+  #queuedEnded(state: JobState, end: RunEnd): void {
+    if (state.status === 'running') return this.#ended_(state, end)
+    // dropped before it started (the batch stops), or ended before the boss moved it onto its slot
+    const q = this.#queued[state.slot!]!
+    const i = q.indexOf(state)
+    if (i >= 0) q.splice(i, 1)
+    if (end.notStarted === true) {
+      state.handle = undefined
+      this.#requeue([state])
+      return
+    }
+    this.#begin(state, state.slot!)
+    this.#ended_(state, end)
+  }
+
+  /** Starts `state` on a free slot (and `extras` after it on the same slot's worker). */
+  #launch(state: JobState, extras: readonly JobState[] = []): void {
     const slot = this.#slots.indexOf(undefined)
-    this.#slots[slot] = state
-    this.#running++
-    for (const r of state.spec.resources) this.#held.add(r)
-    state.queued = false
-    state.status = 'running'
-    state.slot = slot
-    state.start = now()
-    state.end = undefined
-    state.error = undefined
-    state.overMemory = undefined
+    this.#begin(state, slot)
+    this.#since[slot] = state.start!
+    for (const x of extras) x.slot = slot
     const info: JobInfo = Object.freeze({ name: state.spec.name, slot, attempt: state.attempt })
-    if (this.#events.listening('job-started')) this.#events.emit({ type: 'job-started', job: state.report() })
-    if (this.#hooks.length === 0) this.#run(state, info)
+    if (this.#hooks.length === 0) this.#run(state, info, extras)
     else {
       void (async () => {
         for (const hook of this.#hooks) await hook(info, slot)
@@ -389,7 +519,7 @@ export class Boss<R = unknown> {
         () => {
           if (this.#stopping === 'now')
             this.#ended_(state, { status: 'cancelled', error: new CancelledError('the batch was stopped') })
-          else this.#run(state, info)
+          else this.#run(state, info, extras)
         },
         (error: unknown) =>
           this.#ended_(state, {
@@ -400,25 +530,130 @@ export class Boss<R = unknown> {
     }
   }
 
-  #run(state: JobState, info: JobInfo): void {
-    let handle: RunHandle
+  /** `state` runs on `slot` from now on (as the scheduler sees it). */
+  #begin(state: JobState, slot: number): void {
+    this.#slots[slot] = state
+    this.#running++
+    for (const r of state.spec.resources) this.#held.add(r)
+    state.queued = false
+    state.status = 'running'
+    state.slot = slot
+    state.start = now()
+    state.end = undefined
+    state.error = undefined
+    state.overMemory = undefined
+    if (this.#events.listening('job-started')) this.#events.emit({ type: 'job-started', job: state.report() })
+  }
+
+  #run(state: JobState, info: JobInfo, extras: readonly JobState[]): void {
+    const runner = this.#runner
+    let handle: RunHandle<unknown>
     try {
-      handle = this.#runner.start(state.spec, info)
+      if (runner instanceof FunctionRunner) {
+        const jobs = [[state.spec.instructions, info] as const]
+        for (const x of extras)
+          jobs.push([
+            x.spec.instructions,
+            Object.freeze({ name: x.spec.name, slot: info.slot, attempt: x.attempt }),
+          ])
+        const chunk = runner.start(info.slot, jobs)
+        const launched = state.start!
+        void chunk.end.then((end) => this.#chunkEnded(state, extras, launched, end))
+        handle = chunk
+      } else {
+        const run = runner.start(state.spec, info)
+        void run.end.then((end) => this.#ended_(state, end))
+        handle = run
+      }
     } catch (error) {
       this.#ended_(state, { status: 'failed', error })
+      this.#requeue(extras)
       return
     }
     state.handle = handle
     const pid = handle.pid()
     if (pid !== undefined) {
-      if (this.#runner instanceof FunctionRunner) {
+      if (runner instanceof FunctionRunner) {
         if (this.#bind && this.#lastPid[info.slot] !== pid) pinToCpu(pid, info.slot % this.#cpus)
         this.#lastPid[info.slot] = pid
         resetPeakRss(pid)
       } else this.#sample(state)
     }
     this.#startSampler()
-    void handle.end.then((end) => this.#ended_(state, end))
+  }
+
+  /**
+   * A chunk ended. Its jobs that started end in order, each with its times as measured in the
+   * worker (kept within what the boss saw: not before the chunk was launched nor after its end, and
+   * each after the one before); the peak RSS of the chunk is each one's. Jobs that never started go
+   * back to the pending list (or are cancelled when the batch stops). A chunk of several jobs that
+   * crashed or failed as a whole does not say which job did it: they all run again, alone.
+   */
+  #chunkEnded(first: JobState, extras: readonly JobState[], launched: number, end: ChunkEnd): void {
+    const slot = first.slot!
+    const seen = now()
+    if (end.outcomes === undefined) {
+      const whole = end.end
+      if (extras.length === 0 || whole.status === 'cancelled') {
+        this.#ended_(first, whole)
+        this.#requeue(extras)
+        return
+      }
+      // which job of the chunk crashed (or broke it) is unknown: each runs again alone
+      if (whole.status === 'crashed') this.#pipeline = false
+      this.#unbegin(first)
+      first.solo = true
+      for (const x of extras) x.solo = true
+      this.#requeue([first, ...extras])
+      return
+    }
+    const outcomes = end.outcomes
+    let after = launched
+    for (let k = 0; k < outcomes.length; k++) {
+      const job = k === 0 ? first : extras[k - 1]!
+      const [ok, value, s, e] = outcomes[k]!
+      if (k > 0) {
+        this.#begin(job, slot)
+        job.peak = first.peak
+      }
+      const start = Math.min(Math.max(s, after), seen)
+      const stop = Math.min(Math.max(e, start), seen)
+      after = stop
+      job.start = start
+      const ms = e - s
+      this.#avgMs = this.#avgMs === undefined ? ms : this.#avgMs * 0.8 + ms * 0.2
+      this.#ended_(
+        job,
+        ok ? { status: 'done', value } : { status: 'failed', error: deserializeError(value) },
+        stop,
+      )
+    }
+    if (outcomes.length === 0)
+      this.#ended_(first, { status: 'cancelled', error: new CancelledError('the batch was stopped') })
+    this.#requeue(extras.slice(Math.max(0, outcomes.length - 1)))
+  }
+
+  /** `state` did not run after all: pending again (as it was before it was launched). */
+  #unbegin(state: JobState): void {
+    state.handle = undefined
+    this.#slots[state.slot!] = undefined
+    this.#running--
+    for (const r of state.spec.resources) this.#held.delete(r)
+    state.status = 'pending'
+    state.start = undefined
+    state.slot = undefined
+    state.peak = undefined
+  }
+
+  /** Jobs handed to a worker that never started: back to the pending list, or cancelled when stopping. */
+  #requeue(states: readonly JobState[]): void {
+    if (states.length === 0) return
+    for (const st of states) st.slot = undefined
+    if (this.#stopping !== false) for (const st of states) this.#cancelPending(st)
+    else {
+      this.#enqueue(states)
+      this.#schedulePump()
+    }
   }
 
   #sample(state: JobState): void {
@@ -453,8 +688,22 @@ export class Boss<R = unknown> {
     this.#sampler.unref()
   }
 
-  #ended_(state: JobState, end: RunEnd): void {
+  #ended_(state: JobState, end: RunEnd, at = now()): void {
     if (state.status !== 'running') return
+    if (end.notStarted === true) {
+      // a queued command moved onto its slot that the launcher had dropped (the batch stops)
+      this.#unbegin(state)
+      this.#requeue([state])
+      return
+    }
+    if (end.startedAt !== undefined && end.endedAt !== undefined) {
+      // times where it ran, kept within what the boss saw (as for chunks)
+      const start = Math.min(Math.max(end.startedAt, this.#since[state.slot!]!), at)
+      state.start = start
+      at = Math.min(Math.max(end.endedAt, start), at)
+      const ms = end.endedAt - end.startedAt
+      this.#avgMs = this.#avgMs === undefined ? ms : this.#avgMs * 0.8 + ms * 0.2
+    }
     if (state.handle !== undefined && this.#runner instanceof FunctionRunner) {
       // the worker process is still there: its peak since the reset is this job's peak
       const pid = state.handle.pid()
@@ -463,10 +712,17 @@ export class Boss<R = unknown> {
       if (rss !== undefined) this.#sample(state)
     }
     state.handle = undefined
-    state.end = now()
-    this.#slots[state.slot!] = undefined
+    state.end = at
+    const slot = state.slot!
+    this.#slots[slot] = undefined
     this.#running--
     for (const r of state.spec.resources) this.#held.delete(r)
+    // the next command queued in the launcher for this slot has started there: it runs now
+    const next = this.#queued[slot]!.shift()
+    if (next !== undefined) {
+      this.#since[slot] = at
+      this.#begin(next, slot)
+    }
     if (this.#running === 0 && this.#sampler !== undefined) {
       clearInterval(this.#sampler)
       this.#sampler = undefined
@@ -557,6 +813,7 @@ export class Boss<R = unknown> {
 
   #maybeFinish(): void {
     if (this.#finished || this.#finishing || !this.#ended || this.#running > 0) return
+    if (this.#queued.some((q) => q.length > 0)) return // dropped commands still to hear of
     if (this.#stopping === false && (this.#pending.length > this.#head || this.#delayed.size > 0)) return
     this.#finishing = true
     if (this.#signalHandler !== undefined) {
@@ -575,6 +832,11 @@ export class Boss<R = unknown> {
         this.#resolveDone(report)
       })
   }
+}
+
+/** Whether a job may share a chunk with others (pipelining): it declares no memory and no resources. */
+function chunkable(state: JobState): boolean {
+  return !state.solo && state.spec.memory === 0 && state.spec.resources.length === 0
 }
 
 function toError(e: unknown): Error {

@@ -27,11 +27,13 @@ export class JobState implements PendingJob {
   peak: number | undefined
   slot: number | undefined
   warnings: string[] | undefined
-  handle: RunHandle | undefined
+  handle: RunHandle<unknown> | undefined
   overMemory: MemoryExceededError | undefined
   /** In the pending list and not yet launched. */
   queued = false
   launching = false
+  /** Runs alone from now on: it was in a chunk of jobs that crashed (or failed as a whole). */
+  solo = false
   /** The scheduler's priority (higher first), fixed when queued. */
   priority = 0
   constructor(

@@ -7,13 +7,21 @@
  * The helper blocks SIGINT/SIGTERM/SIGHUP (a Ctrl-C reaches its process group too: it must live on
  * while the boss drains); a job unblocks them just before exec, so a signal sent to a job that has
  * not exec'd yet is delivered, not lost. Each job runs in its own process group (`setpgid`), stdin from /dev/null, stdout and stderr
- * spooled to one file each per slot (truncated per job; the report keeps the tail), in `cwd`, with
+ * spooled to files of the slot (a few in turn, truncated per job; the report keeps the tail), in `cwd`, with
  * the extra `env`. Used when `perl` is on the PATH (it is in every Debian/Ubuntu base image); the
  * spawn-based runner is the fallback.
  *
+ * Each slot runs one job at a time in the helper: a job sent for a busy slot waits in the helper's
+ * queue for that slot and starts the moment the slot's job before it is reaped, without a round trip
+ * to the boss (the boss pipelines short commands so; see Boss).
+ *
  * Wire format, one line each way, fields separated by spaces, strings hex-encoded (`-` for empty):
- * - to the helper: `R <id> <cwd> <out> <err> <nenv> <K=V>… <argv>…` run a job; `q` quit.
- * - from it: `S <id> <pid>` started; `E <id> <status>` ended (the raw wait status; -1: fork failed).
+ * - to the helper: `R <id> <slot> <cwd> <out> <err> <nenv> <K=V>… <argv>…` run a job (or queue it
+ *   behind the slot's running job); `D <id>` drop a queued job that has not started; `q` quit.
+ * - from it: `S <id> <pid> <ms>` started; `E <id> <status> <ms> <out> <err>` ended (the raw wait
+ *   status; -1: fork failed; -2: dropped before it started; then the sizes of its stdout and stderr
+ *   files, so that empty ones are not read); `<ms>` is the time, in ms since the epoch. The helper
+ *   writes what it has to say once per loop (a job's end and the next one's start together).
  * A child that cannot exec writes `taskos: cannot run …` to its stderr file and exits 255.
  * @module
  */
@@ -30,48 +38,78 @@ import type { JobSpec } from './instructions.js'
 import type { JobInfo, RunEnd, RunHandle, Runner } from './runners.js'
 
 const SCRIPT = String.raw`
-use strict; use POSIX (); use IO::Select;
+use strict; use POSIX (); use IO::Select; use Time::HiRes (); use Fcntl ();
 $| = 1;
 my $stop = POSIX::SigSet->new(POSIX::SIGINT(), POSIX::SIGTERM(), POSIX::SIGHUP());
 POSIX::sigprocmask(POSIX::SIG_BLOCK(), $stop);
-$SIG{CHLD} = sub {};
-my %kids; my $buf = '';
-my $sel = IO::Select->new(\*STDIN);
+# a child's end wakes the loop through a pipe (the self-pipe trick): a SIGCHLD that comes while the
+# loop is busy is not lost until the next input (pipes above fd 2 are close-on-exec in Perl)
+pipe(my $wake_r, my $wake_w) or die "pipe: $!";
+for ($wake_r, $wake_w) { fcntl($_, Fcntl::F_SETFL(), Fcntl::O_NONBLOCK()) }
+$SIG{CHLD} = sub { syswrite($wake_w, 'c') };
+my (%kids, %slotof, %busy, %queue, %files); my $buf = ''; my $w = '';
+my $sel = IO::Select->new(\*STDIN, $wake_r);
 sub dec { my $h = shift; return $h eq '-' ? '' : pack('H*', $h) }
-sub reap { while ((my $pid = waitpid(-1, POSIX::WNOHANG())) > 0) { my $id = delete $kids{$pid}; print "E $id $?\n" if defined $id } }
-sub run {
-  my @f = split / /, shift; my $op = shift @f;
-  exit 0 if $op eq 'q';
-  return unless $op eq 'R';
-  my ($id, $cwd, $out, $err, $nenv, @rest) = @f;
-  my @env = map { dec($_) } splice(@rest, 0, $nenv);
-  my @argv = map { dec($_) } @rest;
-  ($cwd, $out, $err) = (dec($cwd), dec($out), dec($err));
+sub now { sprintf('%.3f', Time::HiRes::time() * 1000) }
+sub flush_out { while (length $w) { my $n = syswrite(STDOUT, $w); if (!defined $n) { next if $!{EINTR}; exit 1 } substr($w, 0, $n) = '' } }
+sub start {
+  my ($slot, $id, $cwd, $out, $err, $env, $argv) = @_;
+  my $t = now();
   my $pid = fork;
-  if (!defined $pid) { print "E $id -1\n"; return }
+  if (!defined $pid) { $w .= "E $id -1 $t 0 0\n"; return 0 }
   if ($pid == 0) {
     POSIX::setpgid(0, 0);
     $SIG{CHLD} = 'DEFAULT';
     POSIX::sigprocmask(POSIX::SIG_UNBLOCK(), $stop);
     open(STDIN, '<', '/dev/null'); open(STDOUT, '>', $out); open(STDERR, '>', $err);
     if ($cwd ne '' && !chdir($cwd)) { print STDERR "taskos: cannot run: chdir $cwd: $!\n"; POSIX::_exit(255) }
-    for (@env) { my ($k, $v) = split /=/, $_, 2; $ENV{$k} = $v }
-    { no warnings; exec { $argv[0] } @argv; }
-    print STDERR "taskos: cannot run $argv[0]: $!\n"; POSIX::_exit(255);
+    for (@$env) { my ($k, $v) = split /=/, $_, 2; $ENV{$k} = $v }
+    { no warnings; exec { $argv->[0] } @$argv; }
+    print STDERR "taskos: cannot run $argv->[0]: $!\n"; POSIX::_exit(255);
   }
   POSIX::setpgid($pid, $pid);
-  $kids{$pid} = $id;
-  print "S $id $pid\n";
+  $kids{$pid} = $id; $slotof{$pid} = $slot; $files{$pid} = [$out, $err]; $busy{$slot} = 1;
+  $w .= "S $id $pid $t\n";
+  return 1;
+}
+sub next_of { my $slot = shift; my $q = $queue{$slot} or return; while (@$q) { return if start($slot, @{ shift @$q }) } }
+sub reap {
+  while ((my $pid = waitpid(-1, POSIX::WNOHANG())) > 0) {
+    my $t = now(); my $st = $?;
+    my $id = delete $kids{$pid}; my $slot = delete $slotof{$pid}; my $f = delete $files{$pid};
+    next unless defined $id;
+    delete $busy{$slot};
+    next_of($slot);
+    $w .= "E $id $st $t " . ((-s $f->[0]) || 0) . ' ' . ((-s $f->[1]) || 0) . "\n";
+  }
+}
+sub run {
+  my @f = split / /, shift; my $op = shift @f;
+  exit 0 if $op eq 'q';
+  if ($op eq 'D') {
+    my $id = $f[0];
+    for my $q (values %queue) { for my $i (0 .. $#$q) { if ($q->[$i][0] eq $id) { splice(@$q, $i, 1); $w .= "E $id -2 " . now() . " 0 0\n"; return } } }
+    return;
+  }
+  return unless $op eq 'R';
+  my ($id, $slot, $cwd, $out, $err, $nenv, @rest) = @f;
+  my @env = map { dec($_) } splice(@rest, 0, $nenv);
+  my @argv = map { dec($_) } @rest;
+  my @job = ($id, dec($cwd), dec($out), dec($err), \@env, \@argv);
+  if ($busy{$slot}) { push @{ $queue{$slot} }, \@job } else { start($slot, @job) || next_of($slot) }
 }
 while (1) {
-  reap();
+  reap(); flush_out();
   my @r = $sel->can_read(0.2);
-  reap();
-  next unless @r;
+  my $input = grep { $_ != $wake_r } @r;
+  sysread($wake_r, my $junk, 4096) if @r > $input;
+  reap(); flush_out();
+  next unless $input;
   my $n = sysread(STDIN, $buf, 65536, length $buf);
   if (!defined $n) { next if $!{EINTR}; last }
   last if $n == 0;
   while ($buf =~ s/^([^\n]*)\n//) { run($1) }
+  flush_out();
 }
 kill 'KILL', -$_ for keys %kids;
 `
@@ -95,13 +133,21 @@ export function findPerl(): string | null {
 
 const hex = (s: string): string => (s === '' ? '-' : Buffer.from(s, 'utf8').toString('hex'))
 
+/**
+ * Output files of a slot, used in turn: more than the jobs the boss ever hands one slot at once, so
+ * a job never writes into the files of one whose tail is still to be read.
+ */
+const RING = 32
+
 const SIGNALS = new Map<number, string>(Object.entries(constants.signals).map(([name, n]) => [n, name]))
 
 interface Pending {
   readonly job: JobSpec
   readonly file: string
-  readonly slot: number
+  /** Its output files, without the `.out` / `.err` suffix. */
+  readonly base: string
   pid: number | undefined
+  startedAt: number | undefined
   cancelled: unknown
   killTimer: NodeJS.Timeout | undefined
   resolve(end: RunEnd): void
@@ -143,6 +189,8 @@ export class LauncherRunner implements Runner {
   #seq = 0
   readonly #jobs = new Map<number, Pending>()
   #buf = ''
+  /** Jobs sent per slot so far (their output files go round the RING). */
+  readonly #sent: number[] = []
 
   constructor(
     perl: string,
@@ -156,10 +204,9 @@ export class LauncherRunner implements Runner {
     this.#tailBytes = tailBytes
     this.#grace = grace
     this.#bind = bindCpus
-  }
-
-  slotPid(): undefined {
-    return undefined
+    // started now, with the boss: it is ready by the time the first job comes
+    this.#launcher()
+    this.#ref(false)
   }
 
   #launcher(): ChildProcessByStdio<Writable, Readable, null> {
@@ -190,6 +237,19 @@ export class LauncherRunner implements Runner {
     return child
   }
 
+  /** Lines for the helper, written together once per turn (one write for a pump's jobs). */
+  #out = ''
+
+  #send(launcher: ChildProcessByStdio<Writable, Readable, null>, line: string): void {
+    if (this.#out === '')
+      queueMicrotask(() => {
+        const text = this.#out
+        this.#out = ''
+        launcher.stdin.write(text)
+      })
+    this.#out += line
+  }
+
   #ref(on: boolean): void {
     const c = this.#child
     if (c === undefined) return
@@ -209,32 +269,46 @@ export class LauncherRunner implements Runner {
     while ((nl = this.#buf.indexOf('\n')) >= 0) {
       const line = this.#buf.slice(0, nl)
       this.#buf = this.#buf.slice(nl + 1)
-      const [op, idText, value] = line.split(' ')
+      const [op, idText, value, ms, outSize, errSize] = line.split(' ')
       const id = Number(idText)
       const p = this.#jobs.get(id)
       if (p === undefined) continue
       if (op === 'S') {
         p.pid = Number(value)
+        p.startedAt = Number(ms)
         if (p.cancelled !== undefined) this.#kill(p)
       } else if (op === 'E') {
         this.#jobs.delete(id)
         if (this.#jobs.size === 0) this.#ref(false)
         if (p.killTimer !== undefined) clearTimeout(p.killTimer)
-        p.resolve(this.#end(p, Number(value)))
+        const status = Number(value)
+        const end = this.#end(p, status, outSize !== '0', errSize !== '0')
+        p.resolve(
+          status === -2 || p.startedAt === undefined
+            ? end
+            : { ...end, startedAt: p.startedAt, endedAt: Number(ms) },
+        )
       }
     }
   }
 
-  #end(p: Pending, status: number): RunEnd {
+  #end(p: Pending, status: number, out: boolean, err: boolean): RunEnd {
+    if (status === -2)
+      return {
+        status: 'cancelled',
+        notStarted: true,
+        error: new CancelledError(`job ${JSON.stringify(p.job.name)} never started: the batch was stopped`, {
+          cause: p.cancelled,
+        }),
+      }
     if (status === -1)
       return {
         status: 'failed',
         error: new TaskosError('ERR_TASK_FAILED', `cannot fork for job ${JSON.stringify(p.job.name)}`),
       }
-    const base = join(this.#dir!, String(p.slot))
     const tails = {
-      stdout: tail(`${base}.out`, this.#tailBytes),
-      stderr: tail(`${base}.err`, this.#tailBytes),
+      stdout: out ? tail(`${p.base}.out`, this.#tailBytes) : '',
+      stderr: err ? tail(`${p.base}.err`, this.#tailBytes) : '',
     }
     const code = status >> 8
     const signo = status & 0x7f
@@ -292,7 +366,9 @@ export class LauncherRunner implements Runner {
     let argv = [line.file, ...line.args]
     if (this.#bind !== undefined) argv = ['taskset', '-c', String(info.slot % this.#bind), ...argv]
     this.#dir ??= mkdtempSync(join(tmpdir(), 'taskos-batch-'))
-    const base = join(this.#dir, String(info.slot))
+    const sent = (this.#sent[info.slot] ?? 0) + 1
+    this.#sent[info.slot] = sent
+    const base = join(this.#dir, `${info.slot}.${sent % RING}`)
     const env = Object.entries(line.env ?? {}).map(([k, v]) => `${k}=${v}`)
     const id = ++this.#seq
     let resolve!: (end: RunEnd) => void
@@ -300,8 +376,9 @@ export class LauncherRunner implements Runner {
     const p: Pending = {
       job,
       file: line.file,
-      slot: info.slot,
+      base,
       pid: undefined,
+      startedAt: undefined,
       cancelled: undefined,
       killTimer: undefined,
       resolve,
@@ -309,8 +386,9 @@ export class LauncherRunner implements Runner {
     this.#jobs.set(id, p)
     const launcher = this.#launcher()
     if (this.#jobs.size === 1) this.#ref(true)
-    launcher.stdin.write(
-      `R ${id} ${hex(line.cwd ?? '')} ${hex(`${base}.out`)} ${hex(`${base}.err`)} ${env.length} ${[...env, ...argv].map(hex).join(' ')}\n`,
+    this.#send(
+      launcher,
+      `R ${id} ${info.slot} ${hex(line.cwd ?? '')} ${hex(`${base}.out`)} ${hex(`${base}.err`)} ${env.length} ${[...env, ...argv].map(hex).join(' ')}\n`,
     )
     return {
       end,
@@ -318,7 +396,13 @@ export class LauncherRunner implements Runner {
       cancel: (reason) => {
         if (p.cancelled !== undefined || !this.#jobs.has(id)) return
         p.cancelled = reason ?? true
-        this.#kill(p)
+        // not started yet (queued for its slot): dropped; started meanwhile: killed once 'S' comes
+        if (p.pid === undefined && this.#child !== undefined) this.#send(this.#child, `D ${id}\n`)
+        else this.#kill(p)
+      },
+      drop: () => {
+        if (p.pid === undefined && this.#jobs.has(id) && this.#child !== undefined)
+          this.#send(this.#child, `D ${id}\n`)
       },
     }
   }

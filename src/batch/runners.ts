@@ -1,17 +1,18 @@
 /**
- * Runners execute one job on one slot: a task function on the slot's own one-worker pool (so the
- * boss knows which worker process runs which job: its pid for RSS and CPU pinning), or a command as
- * a child process in its own process group.
+ * Runners execute jobs on a slot: task functions on the slot's own one-worker pool (so the boss
+ * knows which worker process runs which job: its pid for RSS and CPU pinning), a chunk of one or
+ * more jobs at a time; or a command as a child process in its own process group.
  * @module
  */
 import { spawn } from 'node:child_process'
 import { CancelledError, TaskosError, WorkerCrashedError } from '../kernel/index.js'
-import type { TaskContext } from '../kernel/index.js'
 import { Pool } from '../pool/index.js'
 import type { TaskFunction } from '../pool/index.js'
 import type { CommandTemplate } from './command.js'
 import { expandCommand } from './command.js'
-import type { Instructions, JobSpec } from './instructions.js'
+import type { JobSpec } from './instructions.js'
+import { runChunk } from './chunk-task.js'
+import type { ChunkJob, ChunkOutcome } from './chunk-task.js'
 import type { Reaper } from './reaper.js'
 
 /** What the worker receives besides its instructions: `(t, instructions, job)`. */
@@ -33,32 +34,43 @@ export interface RunEnd {
   signal?: string
   stdout?: string
   stderr?: string
+  /** When it started and ended where it ran (ms since the epoch), when that is known. */
+  startedAt?: number
+  endedAt?: number
+  /** It never started (a queued job dropped when the batch stopped). */
+  notStarted?: true
 }
 
-/** @internal one running job. */
-export interface RunHandle {
-  readonly end: Promise<RunEnd>
+/** @internal one running job (or chunk of jobs, for task functions). */
+export interface RunHandle<E = RunEnd> {
+  readonly end: Promise<E>
   /** Pid of the process running it, when there is one and it is known. */
   pid(): number | undefined
   /** Asks it to stop (cooperative for functions, SIGTERM for commands), then forces it after a grace. */
   cancel(reason: unknown): void
+  /** Takes it back if it is still queued (not started); once started it runs on. */
+  drop?(): void
 }
 
-/** @internal */
+/** @internal a command runner: one child process per job. */
 export interface Runner {
   start(job: JobSpec, info: JobInfo): RunHandle
-  /** Pid of the slot's worker process, when known (function runners). */
-  slotPid(slot: number): number | undefined
   close(): Promise<void>
   destroy(): Promise<void>
 }
 
-/** @internal task functions, one pool of one worker per slot. */
-export class FunctionRunner implements Runner {
+/** @internal the end of a chunk: the outcomes of the jobs that started, or how the chunk itself ended. */
+export type ChunkEnd =
+  | { readonly outcomes: readonly ChunkOutcome[]; readonly end?: undefined }
+  | { readonly outcomes?: undefined; readonly end: RunEnd }
+
+/**
+ * @internal task functions, one pool of one worker per slot, started at once (with the boss). A
+ * slot runs one chunk at a time: one job, or several short ones in a row (see chunk-task.ts).
+ */
+export class FunctionRunner {
   readonly #fn: TaskFunction<never[], unknown>
-  readonly #pools: (Pool | undefined)[]
-  readonly #isolation: 'thread' | 'process'
-  readonly #grace: number
+  readonly #pools: Pool[]
 
   constructor(
     fn: TaskFunction<never[], unknown>,
@@ -67,49 +79,39 @@ export class FunctionRunner implements Runner {
     grace: number,
   ) {
     this.#fn = fn
-    this.#pools = new Array<Pool | undefined>(slots).fill(undefined)
-    this.#isolation = isolation
-    this.#grace = grace
-  }
-
-  #pool(slot: number): Pool {
-    let pool = this.#pools[slot]
-    if (pool === undefined) {
-      pool = new Pool({ workers: 1, isolation: this.#isolation, cancelGrace: this.#grace })
-      this.#pools[slot] = pool
-    }
-    return pool
+    // every slot's worker starts now, all together: a worker process takes longer to start than
+    // anything else in a batch's first milliseconds
+    this.#pools = Array.from({ length: slots }, () => new Pool({ workers: 1, isolation, cancelGrace: grace }))
   }
 
   slotPid(slot: number): number | undefined {
     return this.#pools[slot]?.stats().perWorker[0]?.pid
   }
 
-  start(job: JobSpec, info: JobInfo): RunHandle {
-    const pool = this.#pool(info.slot)
-    const task = pool.run(
-      this.#fn as unknown as (t: TaskContext, ins: Instructions, info: JobInfo) => unknown,
-      [job.instructions, info],
-    )
-    const end = Promise.resolve(task.settle()).then((o): RunEnd => {
-      if (o.status === 'done') return { status: 'done', value: o.value }
+  /** Runs `jobs` one after the other on `slot`'s worker. */
+  start(slot: number, jobs: readonly ChunkJob[]): RunHandle<ChunkEnd> {
+    const task = this.#pools[slot]!.run(runChunk, [this.#fn.taskModule, this.#fn.taskName, jobs])
+    const end = Promise.resolve(task.settle()).then((o): ChunkEnd => {
+      if (o.status === 'done') return { outcomes: o.value }
       const e = o.error as { exitCode?: unknown; signal?: unknown }
       return {
-        status: o.status,
-        error: o.error,
-        ...(o.status === 'crashed' && typeof e.exitCode === 'number' ? { exitCode: e.exitCode } : {}),
-        ...(o.status === 'crashed' && typeof e.signal === 'string' ? { signal: e.signal } : {}),
+        end: {
+          status: o.status,
+          error: o.error,
+          ...(o.status === 'crashed' && typeof e.exitCode === 'number' ? { exitCode: e.exitCode } : {}),
+          ...(o.status === 'crashed' && typeof e.signal === 'string' ? { signal: e.signal } : {}),
+        },
       }
     })
-    return { end, pid: () => this.slotPid(info.slot), cancel: (reason) => void task.cancel(reason) }
+    return { end, pid: () => this.slotPid(slot), cancel: (reason) => void task.cancel(reason) }
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.#pools.flatMap((p) => (p === undefined ? [] : [p.close()])))
+    await Promise.all(this.#pools.map((p) => p.close()))
   }
 
   async destroy(): Promise<void> {
-    await Promise.all(this.#pools.flatMap((p) => (p === undefined ? [] : [p.destroy()])))
+    await Promise.all(this.#pools.map((p) => p.destroy()))
   }
 }
 
@@ -150,10 +152,6 @@ export class CommandRunner implements Runner {
     this.#grace = grace
     this.#reaper = reaper
     this.#bind = bindCpus
-  }
-
-  slotPid(): undefined {
-    return undefined
   }
 
   start(job: JobSpec, info: JobInfo): RunHandle {

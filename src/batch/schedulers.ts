@@ -66,6 +66,18 @@ export interface CustomScheduler {
   priority?: Scheduler['priority']
 }
 
+/**
+ * Schedulers that decide by the count of free slots alone, taking the head of the pending list
+ * (maxWorkers, longerFirst over such a one): the boss may then hand a slot's worker the next short
+ * jobs before the slot frees (pipelining), as these schedulers would start them there anyway.
+ */
+const slotCounting = new WeakSet<Scheduler>()
+
+/** @internal whether `s` decides by the count of free slots alone (see `slotCounting`). */
+export function countsOnly(s: Scheduler): boolean {
+  return slotCounting.has(s)
+}
+
 function checkWorkers(n: unknown, key: string): number {
   if (!Number.isSafeInteger(n) || (n as number) < 1) throw invalidOption(key, n, 'an integer >= 1')
   return n as number
@@ -80,11 +92,13 @@ function checkWorkers(n: unknown, key: string): number {
  */
 export function maxWorkers(n: number = availableParallelism()): Scheduler {
   const max = checkWorkers(n, 'maxWorkers')
-  return Object.freeze({
+  const s: Scheduler = Object.freeze({
     maxWorkers: max,
     launchable: (pending: readonly PendingJob[], running: readonly RunningJob[]) =>
       pending.slice(0, Math.max(0, max - running.length)),
   })
+  slotCounting.add(s)
+  return s
 }
 
 /** Options of {@link maxMemory}. */
@@ -151,7 +165,7 @@ export function maxMemory(options: MaxMemoryOptions = {}): Scheduler {
  */
 export function longerFirst(inner: Scheduler | CustomScheduler = maxWorkers()): Scheduler {
   const s = toScheduler(inner, 'longerFirst')
-  return Object.freeze({
+  const outer: Scheduler = Object.freeze({
     maxWorkers: s.maxWorkers,
     launchable(
       pending: readonly PendingJob[],
@@ -167,6 +181,8 @@ export function longerFirst(inner: Scheduler | CustomScheduler = maxWorkers()): 
     ...(s.reject === undefined ? {} : { reject: s.reject.bind(s) }),
     priority: (job: JobSpec) => job.expectedTime,
   })
+  if (countsOnly(s)) slotCounting.add(outer)
+  return outer
 }
 
 /**
