@@ -1,35 +1,445 @@
 /**
- * The entry point of every pool worker thread and worker process. It listens at once and loads the
- * runtime (./worker-runtime.ts) in the background; messages that come meanwhile wait here and go to
- * the runtime, in order, once it is loaded.
- *
- * A `load` message (the pool tells a starting worker of the next task's function) starts the import
- * of that task module right here, beside the runtime's: the two module graphs load together (the
- * task module's usually imports taskos itself) instead of one after the other, which is most of a
- * new pool's time to its first result once the thread runs. The runtime's own import of the module
- * then finds it loaded or loading; a failure is left to it (to the task that needs the function).
- * Only JavaScript modules: a TypeScript one needs tsx, which the runtime registers first.
+ * The pool worker's runtime: the entry point of every worker thread and worker process. Each task
+ * runs as a task of the worker's own kernel, so `t` is the full task context (receive, sleep,
+ * spawn, signal) plus `progress`, `part` and `sync`. Results are sent back in batches.
  * @module
  */
-import { parentPort } from 'node:worker_threads'
-import type { ToWorker } from './protocol.js'
+import { Worker, parentPort } from 'node:worker_threads'
+import { Kernel } from '../kernel/kernel.js'
+import { Operation } from '../kernel/operation.js'
+import { TaskosError } from '../kernel/errors.js'
+import type { KernelTask, TaskContext } from '../kernel/index.js'
+import { TaskCore } from '../kernel/task.js'
+import type { DoneMessage, FnDef, FromWorker, PartSpec, RunMessage, ToWorker } from './protocol.js'
+import { deserializeError, serializeError } from './serialize-error.js'
 
-const held: ToWorker[] = []
+type Body = (t: TaskContext, ...args: unknown[]) => unknown
 
-/** Until the runtime is loaded: keep the message (and start loading a task module it names). */
-let receive = (message: ToWorker): void => {
-  held.push(message)
-  if (message.t === 'load') {
-    for (const [, module] of message.defs) {
-      if (/\.(c|m)?js$/.test(module)) import(module).then(undefined, () => undefined)
+const PROGRESS_INTERVAL_MS = 50
+
+const post: (message: FromWorker) => void =
+  parentPort !== null
+    ? (message) => parentPort!.postMessage(message)
+    : (message) => {
+        // once the pool's process is gone there is no one to tell ('disconnect' ends this process)
+        if (process.connected) process.send!(message)
+      }
+
+const kernel = new Kernel()
+
+// ---- results: gathered in column form, sent once per turn --------------------------------------
+
+let outIds: number[] = []
+let outValues: unknown[] = []
+let outErrors: number[] | undefined = undefined
+/** Run time (ms) of the tasks whose results are gathered (or about to be). */
+let outMs = 0
+let flushScheduled = false
+
+function flush(): void {
+  flushScheduled = false
+  if (outIds.length === 0) return
+  const message: DoneMessage = {
+    t: 'done',
+    ids: consecutive(outIds) ? outIds[0]! : outIds,
+    values: outValues,
+    errors: outErrors,
+    ms: outMs,
+  }
+  outIds = []
+  outValues = []
+  outErrors = undefined
+  outMs = 0
+  try {
+    post(message)
+  } catch (error) {
+    // a result that cannot be copied back: report each of the batch separately, naming the culprit
+    const failed = new Set(message.errors)
+    for (let i = 0; i < message.values.length; i++) {
+      const id = typeof message.ids === 'number' ? message.ids + i : message.ids[i]!
+      const ms = i === 0 ? message.ms : 0
+      try {
+        post({ t: 'done', ids: [id], values: [message.values[i]], errors: failed.has(i) ? [0] : undefined, ms })
+      } catch {
+        const e = new TaskosError(
+          'ERR_SERIALIZATION',
+          `the result of task ${id} cannot be sent back from the worker: ${(error as Error).message}`,
+        )
+        post({ t: 'done', ids: [id], values: [serializeError(e)], errors: [0], ms })
+      }
     }
   }
 }
 
-if (parentPort !== null) parentPort.on('message', (message: ToWorker) => receive(message))
-else process.on('message', (message) => receive(message as ToWorker))
+function consecutive(ids: readonly number[]): boolean {
+  const first = ids[0]!
+  for (let i = 1; i < ids.length; i++) if (ids[i] !== first + i) return false
+  return true
+}
 
-const runtime = await import('./worker-runtime.js')
-for (const message of held) runtime.onMessage(message)
-held.length = 0
-receive = runtime.onMessage
+function report(id: number, ok: boolean, value: unknown): void {
+  if (!ok) (outErrors ??= []).push(outIds.length)
+  outIds.push(id)
+  outValues.push(value)
+  if (!flushScheduled) {
+    flushScheduled = true
+    queueMicrotask(flush) // results of every task that ends in this turn's synchronous run go together
+  }
+}
+
+/** A task ended: its result joins the next `done` message. */
+function ended(id: number, core: TaskCore<unknown>, fromSource: boolean): void {
+  const outcome = core.outcome!
+  if (outcome.status === 'done') report(id, true, outcome.value)
+  else report(id, false, serializeError(fromSource ? freeVariable(outcome.error) : outcome.error))
+  if (lastProgress.size > 0) lastProgress.delete(id)
+}
+
+/**
+ * A task that did not end while it started: how to reach it (cancel, messages, progress, sync),
+ * and the kernel observer that reports its end.
+ */
+class Running {
+  constructor(
+    readonly id: number,
+    readonly task: KernelTask<unknown>,
+    readonly start: number,
+    readonly fromSource: boolean,
+    readonly group: number | undefined,
+  ) {}
+  _taskEnded(core: TaskCore<unknown>): void {
+    running.delete(this.id)
+    byCore.delete(core)
+    outMs += performance.now() - this.start
+    ended(this.id, core, this.fromSource)
+  }
+}
+
+/** Running tasks by pool task id, and by kernel task. */
+const running = new Map<number, Running>()
+const byCore = new Map<TaskCore<unknown>, Running>()
+
+/** The task being started (its body runs inside `kernel.spawn`): its id and partition group. */
+let startingId: number | undefined = undefined
+let startingGroup: number | undefined = undefined
+
+/** The pool task id of a kernel task of this worker (undefined for a task's own children). */
+function idOf(core: TaskCore<unknown>): number | undefined {
+  const r = byCore.get(core)
+  if (r !== undefined) return r.id
+  return core.parent === undefined ? startingId : undefined
+}
+
+/** A function shipped as source that reads a variable from around it: say so, naming the variable. */
+function freeVariable(error: unknown): unknown {
+  const name = error instanceof ReferenceError ? /^(\S+) is not defined$/.exec(error.message)?.[1] : undefined
+  if (name === undefined) return error
+  return new TaskosError(
+    'ERR_INVALID_ARGUMENT',
+    `the function shipped to the worker uses '${name}', which is not defined there: a plain function given to a pool must be self-contained (no variables from around it; pass values as arguments, or use defineTask)`,
+    { cause: error },
+  )
+}
+
+// ---- finding functions ------------------------------------------------------------------------
+
+const modules = new Map<string, Map<string, Body> | Promise<Map<string, Body>>>()
+const sources = new Map<string, Body>()
+let tsxRegistered: Promise<void> | undefined
+
+async function loadModule(url: string): Promise<Map<string, Body>> {
+  if (/\.(c|m)?tsx?$/.test(url) && !process.execArgv.some((a) => a.includes('tsx'))) {
+    tsxRegistered ??= import('tsx/esm/api').then(
+      (api) => void api.register(),
+      () => {
+        throw new TaskosError(
+          'ERR_INVALID_ARGUMENT',
+          `${url} is TypeScript: install tsx so workers can load it`,
+        )
+      },
+    )
+    await tsxRegistered
+  }
+  const mod = (await import(url)) as Record<string, unknown>
+  const byName = new Map<string, Body>()
+  for (const value of Object.values(mod)) {
+    const name = (value as { taskName?: unknown } | null)?.taskName
+    if (typeof value === 'function' && typeof name === 'string') byName.set(name, value as Body)
+  }
+  return byName
+}
+
+function sourceFunction(source: string): Body {
+  let fn = sources.get(source)
+  if (fn === undefined) {
+    // eslint-disable-next-line @typescript-eslint/no-implied-eval -- a self-contained function shipped as source
+    fn = (new Function(`return (${source})`) as () => Body)()
+    sources.set(source, fn)
+  }
+  return fn
+}
+
+/** The function for a reference, or a promise of it while its module loads. */
+function resolve(def: FnDef): Body | Promise<Body> {
+  const [, module, name] = def
+  if (module === '') return sourceFunction(name)
+  const cached = modules.get(module)
+  const pick = (byName: Map<string, Body>): Body => {
+    const fn = byName.get(name)
+    if (fn === undefined) {
+      throw new TaskosError(
+        'ERR_INVALID_ARGUMENT',
+        `task function '${name}' is not exported by ${module} (export it: export const ${name} = defineTask(import.meta.url, function ${name}(t, …) { … }))`,
+      )
+    }
+    return fn
+  }
+  if (cached instanceof Map) return pick(cached)
+  const loading =
+    cached ??
+    loadModule(module).then(
+      (byName) => {
+        modules.set(module, byName)
+        return byName
+      },
+      (error: unknown) => {
+        modules.delete(module) // a later task tries again
+        throw error
+      },
+    )
+  modules.set(module, loading)
+  return loading.then(pick, (error: unknown) => {
+    throw new TaskosError(
+      'ERR_INVALID_ARGUMENT',
+      `cannot load task module ${module} (for task function '${name}'): ${error instanceof Error ? error.message : String(error)}`,
+      { cause: error },
+    )
+  })
+}
+
+// ---- running ----------------------------------------------------------------------------------
+
+/** Functions this worker was told of, by key; and their bodies once found. */
+const defs = new Map<number, FnDef>()
+const bodies = new Map<number, Body>()
+
+function bodyOf(key: number): Body | Promise<Body> {
+  const body = bodies.get(key)
+  if (body !== undefined) return body
+  const def = defs.get(key)
+  if (def === undefined) throw new TaskosError('ERR_INVALID_STATE', `unknown task function key ${key}`)
+  const found = resolve(def)
+  if (typeof found === 'function') bodies.set(key, found)
+  return found
+}
+
+/** The partition part of the task being spawned, set from the kernel's 'task-start' (before its body runs). */
+let pendingPart: PartSpec | undefined = undefined
+function setPart({ task }: { task: KernelTask<unknown> }): void {
+  const core = task as unknown as TaskCore<unknown>
+  const p = pendingPart
+  if (p === undefined || core.parent !== undefined) return
+  core._extras().part = { index: p[0], start: p[1], end: p[2], count: p[3] }
+  pendingPart = undefined
+}
+
+function start(id: number, key: number, fn: Body, args: readonly unknown[], part: PartSpec | undefined, t0: number): void {
+  const fromSource = defs.get(key)?.[1] === ''
+  let task: KernelTask<unknown>
+  startingId = id
+  startingGroup = part?.[4]
+  // the part must be known before the body runs (it reads t.part at once): set it from spawn's
+  // 'task-start' event, listened to only while a part starts (the event costs every spawn)
+  const off = part === undefined ? undefined : ((pendingPart = part), kernel.on('task-start', setPart))
+  try {
+    task = kernel.spawn(fn, args as unknown[])
+  } catch (error) {
+    report(id, false, serializeError(fromSource ? freeVariable(error) : error))
+    return
+  } finally {
+    startingId = undefined
+    startingGroup = undefined
+    if (off !== undefined) {
+      off()
+      pendingPart = undefined
+    }
+  }
+  const core = task as unknown as TaskCore<unknown>
+  core._observe()
+  if (core.ended) ended(id, core, fromSource)
+  else {
+    const r = new Running(id, task, t0, fromSource, part?.[4])
+    running.set(id, r)
+    byCore.set(core, r)
+    core._addObserver(r)
+  }
+}
+
+function run(m: RunMessage): void {
+  if (m.defs !== undefined) for (const def of m.defs) defs.set(def[0], def)
+  const { n, ids, fns, argc, args, parts } = m
+  const t0 = performance.now()
+  let at = 0
+  for (let i = 0; i < n; i++) {
+    const id = typeof ids === 'number' ? ids + i : ids[i]!
+    const key = typeof fns === 'number' ? fns : fns[i]!
+    const count = typeof argc === 'number' ? argc : argc[i]!
+    const taskArgs = count === 1 ? [args[at]] : args.slice(at, at + count)
+    at += count
+    const part = parts === undefined ? undefined : parts[i]
+    let fn: Body | Promise<Body>
+    try {
+      fn = bodyOf(key)
+    } catch (error) {
+      report(id, false, serializeError(error))
+      continue
+    }
+    if (typeof fn === 'function') start(id, key, fn, taskArgs, part, t0)
+    else {
+      // its module loads: messages and a cancellation that arrive meanwhile wait for it
+      const held: Early = { mail: [], cancelled: false, reason: undefined }
+      early.set(id, held)
+      fn.then(
+        (f) => {
+          early.delete(id)
+          if (held.cancelled) return report(id, false, serializeError(held.reason))
+          start(id, key, f, taskArgs, part, t0)
+          const r = running.get(id)
+          if (r !== undefined) for (const message of held.mail) r.task.send(message)
+        },
+        (error: unknown) => {
+          early.delete(id)
+          report(id, false, serializeError(error))
+        },
+      )
+    }
+  }
+  // the synchronous run of the whole batch: what scheduling needs of tiny tasks
+  outMs += performance.now() - t0
+}
+
+interface Early {
+  mail: unknown[]
+  cancelled: boolean
+  reason: unknown
+}
+
+/** Tasks whose function is still loading. */
+const early = new Map<number, Early>()
+
+// ---- progress and sync ------------------------------------------------------------------------
+
+const lastProgress = new Map<number, number>()
+kernel.on('progress', ({ task, done, total }) => {
+  const id = idOf(task as unknown as TaskCore<unknown>)
+  if (id === undefined) return
+  const now = performance.now()
+  const last = lastProgress.get(id) ?? -Infinity
+  if (now - last < PROGRESS_INTERVAL_MS && (total === undefined || done < total)) return
+  lastProgress.set(id, now)
+  post({ t: 'progress', id, done, total })
+})
+
+const barriers = new Map<number, Set<SyncOp>>()
+
+class SyncOp extends Operation<void> {
+  readonly #id: number
+  readonly #group: number
+  constructor(task: TaskCore<unknown>, id: number, group: number) {
+    super(task, undefined)
+    this.#id = id
+    this.#group = group
+  }
+  protected start(): void {
+    let set = barriers.get(this.#group)
+    if (set === undefined) barriers.set(this.#group, (set = new Set()))
+    set.add(this)
+    post({ t: 'sync', id: this.#id, group: this.#group })
+  }
+  protected cancelWait(): void {
+    barriers.get(this.#group)?.delete(this)
+  }
+  protected describe(): string {
+    return 't.sync()'
+  }
+}
+
+kernel._syncHook = (task) => {
+  const r = byCore.get(task)
+  const id = r?.id ?? (task.parent === undefined ? startingId : undefined)
+  const group = r !== undefined ? r.group : id !== undefined ? startingGroup : undefined
+  if (id === undefined || group === undefined) {
+    throw new TaskosError(
+      'ERR_INVALID_STATE',
+      `${task.label}: t.sync() works only in a part of pool.partition`,
+    )
+  }
+  return new SyncOp(task, id, group)
+}
+
+// ---- messages ---------------------------------------------------------------------------------
+
+function onMessage(message: ToWorker): void {
+  switch (message.t) {
+    case 'run':
+      run(message)
+      break
+    case 'load':
+      for (const def of message.defs) {
+        defs.set(def[0], def)
+        try {
+          const found = bodyOf(def[0])
+          // a failure is reported to the task that needs the function (its module is tried again)
+          if (typeof found !== 'function') found.then(undefined, () => undefined)
+        } catch {
+          // the same: reported when a task needs it
+        }
+      }
+      break
+    case 'cancel': {
+      const reason = deserializeError(message.error)
+      const held = early.get(message.id)
+      if (held !== undefined) {
+        held.cancelled = true
+        held.reason = reason
+      } else running.get(message.id)?.task.cancel(reason)
+      break
+    }
+    case 'message': {
+      const held = early.get(message.id)
+      if (held !== undefined) held.mail.push(message.message)
+      else running.get(message.id)?.task.send(message.message)
+      break
+    }
+    case 'release': {
+      const waiting = barriers.get(message.group)
+      barriers.delete(message.group)
+      if (waiting === undefined) break
+      const error = message.error === undefined ? undefined : deserializeError(message.error)
+      for (const op of waiting) {
+        if (error === undefined) op.resolve(undefined)
+        else op.reject(error)
+      }
+      break
+    }
+  }
+}
+
+if (parentPort !== null) {
+  parentPort.on('message', onMessage)
+} else {
+  process.on('message', (message) => onMessage(message as ToWorker))
+  // a worker process dies with its pool's process: the IPC channel closes when the parent dies
+  process.on('disconnect', () => process.exit(0))
+  watchParent()
+}
+
+/**
+ * A task that keeps the event loop busy never sees 'disconnect': a watchdog thread notices that the
+ * parent is gone (this process was re-parented) and kills the process.
+ */
+function watchParent(): void {
+  const code = `const ppid = ${process.ppid}; setInterval(() => { if (process.ppid !== ppid) process.kill(${process.pid}, 'SIGKILL') }, 100)`
+  new Worker(code, { eval: true, execArgv: [] }).unref()
+}
+post({ t: 'ready' })

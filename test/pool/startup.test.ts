@@ -1,5 +1,6 @@
-// A starting worker: its entry listens at once and starts importing a JavaScript task module the pool
-// names (`load`) beside its own runtime; messages that come meanwhile wait and arrive in order.
+// A starting worker: the pool names the first task's module to a starting thread worker (`load`), which
+// imports it as soon as it runs; messages sent to a task meanwhile arrive, in order; a JavaScript
+// module that throws on import fails its tasks every time.
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { Pool, defineTask } from '../../src/pool/index.js'
@@ -10,7 +11,7 @@ const BROKEN = new URL('../fixtures/pool-js-broken.mjs', import.meta.url).href
 
 for (const isolation of ['thread', 'process'] as const) {
   describe(`pool (${isolation}): start-up`, { timeout: LIMIT }, () => {
-    test(`pool (${isolation}): a JavaScript task module loads once per worker, though the worker starts it early`, async () => {
+    test(`pool (${isolation}): a JavaScript task module loads once per worker, though the pool names it before the first task`, async () => {
       const pool = new Pool({ workers: 2, isolation })
       const counts = await within(
         Promise.all(Array.from({ length: 8 }, () => pool.run(evaluations, []))),
