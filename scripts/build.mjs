@@ -46,9 +46,7 @@ export function entryPoints(src, parts = undefined) {
     ...Object.values(pkg.bin),
     './dist/pool/worker.js',
   ]
-  const entries = new Set(
-    targets.map((t) => join(src, t.replace(/^\.\/dist\//, '').replace(/\.js$/, '.ts'))),
-  )
+  const entries = new Set(targets.map((t) => join(src, t.replace(/^\.\/dist\//, '').replace(/\.js$/, '.ts'))))
   for (const file of sourceFiles(src)) if (TASK_MODULE.test(readFileSync(file, 'utf8'))) entries.add(file)
   const inParts = (file) => {
     if (parts === undefined) return true
@@ -90,7 +88,10 @@ export async function buildJs({ src = join(ROOT, 'src'), outdir = join(ROOT, 'di
 /** Declarations by tsc (emitDeclarationOnly): also the full type check of src/. */
 function buildTypes() {
   const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc')
-  execFileSync(process.execPath, [tsc, '-p', join(ROOT, 'tsconfig.build.json')], { stdio: 'inherit', cwd: ROOT })
+  execFileSync(process.execPath, [tsc, '-p', join(ROOT, 'tsconfig.build.json')], {
+    stdio: 'inherit',
+    cwd: ROOT,
+  })
 }
 
 if (resolve(process.argv[1] ?? '') === fileURLToPath(import.meta.url)) {

@@ -4,7 +4,16 @@
 // has as node_modules/taskos. Everything runs in child `node` processes without tsx.
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import {
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
@@ -66,8 +75,14 @@ describe('build', () => {
     }
     const loose = js.filter((f) => !f.startsWith('chunks/') && !f.includes('/') && f !== 'index.js')
     assert.deepEqual(loose, [], 'no other file at the top of dist/')
-    assert.ok(js.some((f) => f.startsWith('chunks/')), 'shared code is in dist/chunks/')
-    assert.ok(readdirSync(join(pkg, 'dist', 'chunks')).some((f) => f.endsWith('.js.map')), 'with source maps')
+    assert.ok(
+      js.some((f) => f.startsWith('chunks/')),
+      'shared code is in dist/chunks/',
+    )
+    assert.ok(
+      readdirSync(join(pkg, 'dist', 'chunks')).some((f) => f.endsWith('.js.map')),
+      'with source maps',
+    )
   })
 
   test('build: a pool runs a task module that imports taskos, in a thread and in a process', async () => {
@@ -84,7 +99,10 @@ for (const isolation of ['thread', 'process']) {
 console.log(JSON.stringify({ ...out, pid: process.pid }))
 `,
     )
-    const r = JSON.parse(await node('pool.mjs')) as Record<'thread' | 'process', { value: number; pid: number }> & {
+    const r = JSON.parse(await node('pool.mjs')) as Record<
+      'thread' | 'process',
+      { value: number; pid: number }
+    > & {
       pid: number
     }
     assert.equal(r.thread.value, 42)
@@ -171,7 +189,9 @@ console.log(JSON.stringify(found))
         if (seen.has(file)) return
         seen.add(file)
         const text = readFileSync(file, 'utf8')
-        for (const [, from, bare] of text.matchAll(/^(?:import|export)\b[^;]*?from\s*"([^"]+)"|^import\s*"([^"]+)"/gm)) {
+        for (const [, from, bare] of text.matchAll(
+          /^(?:import|export)\b[^;]*?from\s*"([^"]+)"|^import\s*"([^"]+)"/gm,
+        )) {
           const spec = (from ?? bare)!
           if (spec.startsWith('.')) visit(join(file, '..', spec))
           else packages.add(spec)
@@ -182,7 +202,11 @@ console.log(JSON.stringify(found))
     }
     const cliOnly = ['yaml', 'cli-progress', 'commander']
     const cli = [...packagesOf('cli/main.js')].filter((name) => !name.startsWith('node:'))
-    assert.deepEqual(cli, ['commander'], 'the CLI loads yaml, cli-progress and NATS only for the commands that use them')
+    assert.deepEqual(
+      cli,
+      ['commander'],
+      'the CLI loads yaml, cli-progress and NATS only for the commands that use them',
+    )
     for (const entry of ['index.js', 'pool/index.js', 'batch/index.js', 'pool/worker.js']) {
       const packages = packagesOf(entry)
       for (const name of cliOnly) assert.ok(!packages.has(name), `dist/${entry} does not import ${name}`)

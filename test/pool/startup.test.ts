@@ -36,7 +36,11 @@ for (const isolation of ['thread', 'process'] as const) {
         return 0
       })
       for (let i = 0; i < 2; i++) {
-        const error = await rejectsWith(pool.run(broken, []), 'ERR_INVALID_ARGUMENT', /cannot load task module/)
+        const error = await rejectsWith(
+          pool.run(broken, []),
+          'ERR_INVALID_ARGUMENT',
+          /cannot load task module/,
+        )
         assert.match(String((error.cause as Error | undefined)?.message), /broken on purpose at import/)
       }
       assert.equal(await within(pool.run(evaluations, []), 10_000, 'a good task'), 1)
