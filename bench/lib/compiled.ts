@@ -1,17 +1,17 @@
 /**
  * taskos as plain JavaScript for the benchmarks (bench/pool.ts start-up, bench/batch.ts): started
  * from the TypeScript sources, every worker runs through tsx (the pool registers it in each worker),
- * which is not what users of the published package run. The chosen folders of `src/` are
- * transpiled, without type checking, with the TypeScript compiler's `transpileModule` into a
- * directory under the OS temp dir named by a hash of the sources and of any extra files (so it is
- * built once per change of either).
+ * which is not what users of the published package run. The chosen folders of `src/` are built
+ * as the package is (scripts/build.mjs: esbuild bundles with shared chunks, no type checking) into
+ * a directory under the OS temp dir named by a hash of the sources, of the build script and of any
+ * extra files (so it is built once per change of any).
  * @module
  */
 import { execFileSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
+import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 
 const SRC = fileURLToPath(new URL('../../src/', import.meta.url))
@@ -69,33 +69,29 @@ export function sourceVersion(): string {
 }
 
 /**
- * Builds (once per version of the sources) the given folders of src/ as JavaScript, plus `extras`
- * (file name → text) beside them, and gives the directory.
+ * Builds (once per version of the sources and of the build script) the given folders of src/ as
+ * JavaScript the way the package is built (scripts/build.mjs: esbuild, code splitting), plus
+ * `extras` (file name → text) beside them, and gives the directory (the `dist/` of a package named
+ * taskos, as the pool finds its worker through the package's root).
  */
 export async function compileSources(
   parts: readonly string[],
   extras: Record<string, string> = {},
 ): Promise<string> {
-  const out = join(tmpdir(), `taskos-bench-js-${sourceHash(parts, extras)}`)
+  const script = fileURLToPath(new URL('../../scripts/build.mjs', import.meta.url))
+  const hashed = { ...extras, 'scripts/build.mjs': readFileSync(script, 'utf8') }
+  const out = join(tmpdir(), `taskos-bench-js-${sourceHash(parts, hashed)}`)
+  const dist = join(out, 'dist')
   if (!existsSync(join(out, 'package.json'))) {
-    const ts = (await import('typescript')).default
+    const { buildJs } = (await import(pathToFileURL(script).href)) as {
+      buildJs: (options: { outdir: string; parts: readonly string[] }) => Promise<unknown>
+    }
     const staging = `${out}.${process.pid}.tmp`
     rmSync(staging, { recursive: true, force: true })
-    for (const f of sources(parts)) {
-      const { outputText } = ts.transpileModule(readFileSync(join(SRC, f), 'utf8'), {
-        compilerOptions: {
-          module: ts.ModuleKind.ES2022,
-          target: ts.ScriptTarget.ES2022,
-          verbatimModuleSyntax: true,
-        },
-        fileName: f,
-      })
-      const dest = join(staging, f.replace(/\.ts$/, '.js'))
-      mkdirSync(dirname(dest), { recursive: true })
-      writeFileSync(dest, outputText)
-    }
-    for (const [name, text] of Object.entries(extras)) writeFileSync(join(staging, name), text)
-    writeFileSync(join(staging, 'package.json'), '{ "type": "module" }\n') // written last: marks it complete
+    await buildJs({ outdir: join(staging, 'dist'), parts })
+    for (const [name, text] of Object.entries(extras)) writeFileSync(join(staging, 'dist', name), text)
+    const pkg = { name: 'taskos', type: 'module', exports: { './package.json': './package.json' } }
+    writeFileSync(join(staging, 'package.json'), `${JSON.stringify(pkg)}\n`) // written last: marks it complete
     try {
       renameSync(staging, out)
     } catch {
@@ -103,7 +99,7 @@ export async function compileSources(
       rmSync(staging, { recursive: true, force: true })
     }
   }
-  return out
+  return dist
 }
 
 /** Builds (once per version of the sources) and gives the file URL of the compiled `pool/index.js`. */

@@ -8,12 +8,21 @@
  */
 import { writeFileSync } from 'node:fs'
 import { Command, InvalidArgumentError } from 'commander'
-import cliProgress from 'cli-progress'
+import type CliProgress from 'cli-progress'
 import { TaskosError } from '../kernel/index.js'
 import { Boss, expandCommand, formatSize, parseSize, shellQuote } from '../batch/index.js'
 import type { BatchReport, BossOptions, JobReport } from '../batch/index.js'
-import { bossOptions, keyPathOf, makeScheduler, readBatchFile } from './batch-file.js'
 import type { BatchFile, SchedulerSettings } from './batch-file.js'
+
+/**
+ * The batch-file reader (with yaml) and cli-progress: loaded when a batch runs, not with every
+ * `taskos` command (together ~50 ms of a start).
+ */
+let lazy: { file: typeof import('./batch-file.js'); progress: typeof CliProgress } | undefined
+async function load(): Promise<NonNullable<typeof lazy>> {
+  const [file, progress] = await Promise.all([import('./batch-file.js'), import('cli-progress')])
+  return (lazy ??= { file, progress: progress.default })
+}
 
 /** Flags of `taskos batch`. */
 export interface BatchFlags {
@@ -98,6 +107,7 @@ export async function runBatchFile(
   flags: BatchFlags = {},
   out: BatchOutput = stdout,
 ): Promise<number> {
+  const { bossOptions, makeScheduler, readBatchFile } = (await load()).file
   const file = readBatchFile(path)
   const settings: SchedulerSettings = {
     ...file.scheduler,
@@ -137,7 +147,7 @@ function located<T>(file: BatchFile, fallback: (string | number)[], make: () => 
     return make()
   } catch (error) {
     if (error instanceof TaskosError && error.code === 'ERR_INVALID_OPTION') {
-      const keyPath = keyPathOf(error.message)
+      const keyPath = lazy!.file.keyPathOf(error.message)
       const line = (keyPath && file.lineOf(keyPath)) ?? file.lineOf(fallback)
       throw new TaskosError(
         'ERR_INVALID_OPTION',
@@ -197,6 +207,7 @@ function dryRun(
 function showProgress(boss: Boss, out: BatchOutput): () => void {
   const t0 = performance.now()
   if (out.tty) {
+    const cliProgress = lazy!.progress
     const bar = new cliProgress.SingleBar(
       {
         format:

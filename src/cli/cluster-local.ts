@@ -10,7 +10,7 @@ import { createServer } from 'node:net'
 import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Command } from 'commander'
-import { Node } from '../cluster/index.js'
+import type { Node } from '../cluster/index.js'
 import { TaskosError } from '../kernel/index.js'
 import { onSignals, parseCount } from './node.js'
 
@@ -71,6 +71,7 @@ export function clusterCommand(): Command {
     .option('--cluster <name>', 'cluster name', 'default')
     .action(async (f: LocalFlags) => {
       const n = f.local!
+      const { Node } = await import('../cluster/index.js') // NATS loads for this command only
       const store = mkdtempSync(join(tmpdir(), 'taskos-local-'))
       const server = await startServer(f.natsServer, f.port ?? (await freePort()), store)
       const slots = f.slots ?? Math.max(1, Math.floor(availableParallelism() / n))

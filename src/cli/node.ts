@@ -4,7 +4,6 @@
  * @module
  */
 import { Command, InvalidArgumentError } from 'commander'
-import { Node } from '../cluster/index.js'
 import type { NodeOptions } from '../cluster/index.js'
 
 /** Shared connection flags of `taskos node` and `taskos cluster`. */
@@ -104,6 +103,7 @@ export function nodeCommand(): Command {
     .option('--cache-dir <dir>', 'where shipped code bundles are cached')
     .action(async (f: NodeFlags) => {
       if (f.isolation !== 'thread' && f.isolation !== 'process') throw new InvalidArgumentError(`--isolation: expected thread or process, got ${String(f.isolation)}`)
+      const { Node } = await import('../cluster/index.js') // NATS loads for this command only
       const node = await Node.start({
         ...connectionFrom(f),
         ...(f.slots === undefined ? {} : { slots: f.slots }),

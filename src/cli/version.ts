@@ -1,6 +1,8 @@
 /**
- * The package's version, read from package.json at run time (relative to this module, so it works
- * from `src/cli` under tsx and from `dist/cli` once built or installed).
+ * The package's version, read from package.json at run time. The file is found by the package's
+ * reference to itself (`taskos/package.json`, exposed by the exports map), so it works from
+ * `src/cli` under tsx and from the bundled dist/ (where this code may sit in a shared chunk) once
+ * built or installed.
  * @module
  */
 import { createRequire } from 'node:module'
@@ -14,9 +16,9 @@ let cached: string | undefined
 export function packageVersion(): string {
   if (cached !== undefined) return cached
   const require = createRequire(import.meta.url)
-  const pkg = require('../../package.json') as { name?: unknown; version?: unknown }
+  const pkg = require('taskos/package.json') as { name?: unknown; version?: unknown }
   if (pkg.name !== 'taskos' || typeof pkg.version !== 'string') {
-    throw new Error('cannot read the taskos version: ../../package.json is not the taskos package.json')
+    throw new Error('cannot read the taskos version: taskos/package.json has no version')
   }
   return (cached = pkg.version)
 }

@@ -130,16 +130,30 @@ export { PoolTask } from './pool-task.js'
 // ---- workers ----------------------------------------------------------------------------------
 
 const fromSource = import.meta.url.endsWith('.ts')
-const workerEntry = new URL(fromSource ? './worker.ts' : './worker.js', import.meta.url)
+let entry: URL | undefined
+
+/**
+ * The worker's entry module. From the sources it sits beside this module. In the built package this
+ * code sits in a shared chunk of dist/ (scripts/build.mjs), so the entry is found from the package's
+ * root, which Node resolves by the package's reference to itself (`taskos/package.json`, which the
+ * exports map exposes): no arithmetic on where the bundler put this chunk. Found when the first
+ * worker starts, not on import: a copy of this code bundled into something else (a cluster task
+ * bundle) can be imported where the package cannot be resolved.
+ */
+function workerEntry(): URL {
+  return (entry ??= fromSource
+    ? new URL('./worker.ts', import.meta.url)
+    : new URL('dist/pool/worker.js', import.meta.resolve('taskos/package.json')))
+}
 
 /**
  * Running from TypeScript sources (tests, tsx): a worker thread does not get the parent's `--import`
  * hooks for its entry in Node 20, so it starts from a one-line script that registers tsx first.
  */
 function threadEntry(): { entry: URL | string; eval: boolean } {
-  if (!fromSource) return { entry: workerEntry, eval: false }
+  if (!fromSource) return { entry: workerEntry(), eval: false }
   const tsx = import.meta.resolve('tsx/esm/api')
-  const code = `import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(workerEntry.href)}) })`
+  const code = `import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(workerEntry().href)}) })`
   return { entry: code, eval: true }
 }
 
@@ -181,7 +195,7 @@ class WorkerSlot {
       this.thread = worker
       this.child = undefined
     } else {
-      const child = fork(fileURLToPath(workerEntry), [], {
+      const child = fork(fileURLToPath(workerEntry()), [], {
         serialization: 'advanced',
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       })

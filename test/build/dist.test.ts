@@ -1,0 +1,215 @@
+// The built package, as an application that installed it uses it: the JavaScript is built by the
+// package's build (scripts/build.mjs, esbuild with shared chunks) into a temporary package folder
+// (package.json + dist/, its dependencies linked from this checkout), which a temporary application
+// has as node_modules/taskos. Everything runs in child `node` processes without tsx.
+import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
+import {
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, describe, test } from 'node:test'
+import { pathToFileURL } from 'node:url'
+import { promisify } from 'node:util'
+import { ROOT } from '../fixtures/run-tsx.js'
+
+const run = promisify(execFile)
+const BUILD = pathToFileURL(join(ROOT, 'scripts', 'build.mjs')).href
+const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }
+
+interface Build {
+  buildJs: (options: { outdir: string }) => Promise<{ outputs: Record<string, unknown> }>
+  entryPoints: (src: string) => string[]
+}
+
+let dir = ''
+let pkg = ''
+let app = ''
+let outputs: string[] = []
+
+/** Runs `node <file> ...args` in the application folder; gives stdout (throws on a non-zero exit). */
+async function node(file: string, args: string[] = []): Promise<string> {
+  const r = await run(process.execPath, [file, ...args], { cwd: app, timeout: 60_000, encoding: 'utf8' })
+  return r.stdout
+}
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'taskos-dist-'))
+  pkg = join(dir, 'taskos')
+  app = join(dir, 'app')
+  mkdirSync(pkg)
+  cpSync(join(ROOT, 'package.json'), join(pkg, 'package.json'))
+  symlinkSync(join(ROOT, 'node_modules'), join(pkg, 'node_modules'), 'dir')
+  const { buildJs } = (await import(BUILD)) as Build
+  const meta = await buildJs({ outdir: join(pkg, 'dist') })
+  outputs = Object.keys(meta.outputs)
+  mkdirSync(join(app, 'node_modules'), { recursive: true })
+  symlinkSync(pkg, join(app, 'node_modules', 'taskos'), 'dir')
+  writeFileSync(join(app, 'package.json'), '{ "type": "module" }\n')
+  // a task module of the application, importing the package's root
+  writeFileSync(
+    join(app, 'tasks.mjs'),
+    `import { defineTask, TaskosError } from 'taskos'
+export const inc = defineTask(import.meta.url, function inc(_t, x) { return x + 1 })
+export const refuse = defineTask(import.meta.url, function refuse() { throw new TaskosError('ERR_INVALID_ARGUMENT', 'no') })
+export const whereAmI = defineTask(import.meta.url, function whereAmI() { return process.pid })
+`,
+  )
+})
+
+after(() => rmSync(dir, { recursive: true, force: true }))
+
+describe('build', () => {
+  test('build: dist holds one file per entry point plus shared chunks in dist/chunks', () => {
+    const js = outputs.filter((f) => f.endsWith('.js')).map((f) => f.slice(f.indexOf('/dist/') + 6))
+    for (const entry of ['index.js', 'kernel/index.js', 'pool/index.js', 'pool/worker.js', 'cli/main.js']) {
+      assert.ok(js.includes(entry), `dist/${entry} is built`)
+    }
+    const loose = js.filter((f) => !f.startsWith('chunks/') && !f.includes('/') && f !== 'index.js')
+    assert.deepEqual(loose, [], 'no other file at the top of dist/')
+    assert.ok(
+      js.some((f) => f.startsWith('chunks/')),
+      'shared code is in dist/chunks/',
+    )
+    assert.ok(
+      readdirSync(join(pkg, 'dist', 'chunks')).some((f) => f.endsWith('.js.map')),
+      'with source maps',
+    )
+  })
+
+  test('build: a pool runs a task module that imports taskos, in a thread and in a process', async () => {
+    writeFileSync(
+      join(app, 'pool.mjs'),
+      `import { Pool } from 'taskos/pool'
+import { inc, whereAmI } from './tasks.mjs'
+const out = {}
+for (const isolation of ['thread', 'process']) {
+  const pool = new Pool({ workers: 2, isolation })
+  out[isolation] = { value: await pool.run(inc, [41]), pid: await pool.run(whereAmI, []) }
+  await pool.close()
+}
+console.log(JSON.stringify({ ...out, pid: process.pid }))
+`,
+    )
+    const r = JSON.parse(await node('pool.mjs')) as Record<
+      'thread' | 'process',
+      { value: number; pid: number }
+    > & {
+      pid: number
+    }
+    assert.equal(r.thread.value, 42)
+    assert.equal(r.thread.pid, r.pid, 'a thread worker runs in the same process')
+    assert.equal(r.process.value, 42)
+    assert.notEqual(r.process.pid, r.pid, 'a process worker runs in a process of its own')
+  })
+
+  test('build: one module instance per class across entry points (kernel + pool interoperate, instanceof holds)', async () => {
+    writeFileSync(
+      join(app, 'single.mjs'),
+      `import * as root from 'taskos'
+import { Kernel, TaskosError } from 'taskos/kernel'
+import { Pool } from 'taskos/pool'
+import * as batch from 'taskos/batch'
+import * as testing from 'taskos/testing'
+import { inc, refuse } from './tasks.mjs'
+const pool = new Pool({ workers: 1 })
+const k = new Kernel()
+k.setExecutor(pool)
+const offloaded = await k.spawn((t) => t.offload(inc, [1])).join()
+const error = await pool.run(refuse, []).then(() => undefined, (e) => e)
+await k.close() // closes its executor, the pool
+console.log(JSON.stringify({
+  offloaded,
+  same: [root.TaskosError === TaskosError, root.Pool === Pool, root.Kernel === Kernel, batch.Boss === root.Boss, testing.VirtualClock === root.VirtualClock],
+  instance: error instanceof TaskosError, instanceRoot: error instanceof root.TaskosError, code: error?.code,
+}))
+`,
+    )
+    const r = JSON.parse(await node('single.mjs')) as {
+      offloaded: number
+      same: boolean[]
+      instance: boolean
+      instanceRoot: boolean
+      code: string
+    }
+    assert.equal(r.offloaded, 2, 'a Kernel of taskos/kernel offloads to a Pool of taskos/pool')
+    assert.deepEqual(r.same, [true, true, true, true, true], 'every entry point exports the same classes')
+    assert.equal(r.code, 'ERR_INVALID_ARGUMENT')
+    assert.ok(r.instance && r.instanceRoot, "a worker's TaskosError is an instance of the one class")
+  })
+
+  test('build: the CLI prints its version and runs the demo (its pool task module is an entry point)', async () => {
+    const bin = join(pkg, 'dist', 'cli', 'main.js')
+    assert.equal((await node(bin, ['--version'])).trim(), version)
+    const demo = await node(bin, ['demo', '--scale', '0.02'])
+    assert.match(demo, /0 still running/)
+  })
+
+  test('build: every module that defines task functions is its own entry, and a worker finds them by URL', async () => {
+    const { entryPoints } = (await import(BUILD)) as Build
+    const src = join(ROOT, 'src')
+    const taskModules = entryPoints(src).filter((f) =>
+      /^export const \w+ = defineTask\(import\.meta\.url/m.test(readFileSync(f, 'utf8')),
+    )
+    assert.ok(taskModules.length >= 2, `task modules found: ${taskModules.join(', ')}`)
+    const files = taskModules.map((f) => join(pkg, 'dist', f.slice(src.length + 1).replace(/\.ts$/, '.js')))
+    // what a worker does: import fn.taskModule, look for an export whose taskName is fn.taskName
+    writeFileSync(
+      join(app, 'task-modules.mjs'),
+      `const found = []
+for (const file of process.argv.slice(2)) {
+  for (const fn of Object.values(await import(file))) {
+    if (typeof fn !== 'function' || typeof fn.taskModule !== 'string') continue
+    const there = Object.values(await import(fn.taskModule)).some((f) => f?.taskName === fn.taskName)
+    found.push([fn.taskName, there])
+  }
+}
+console.log(JSON.stringify(found))
+`,
+    )
+    const found = JSON.parse(await node('task-modules.mjs', files)) as [string, boolean][]
+    assert.ok(found.length >= taskModules.length, JSON.stringify(found))
+    for (const [name, there] of found) assert.ok(there, `${name} is exported by its taskModule`)
+  })
+
+  test('build: the CLI-only packages stay out of the import graph of taskos, taskos/pool and taskos/batch (and mostly of the CLI)', () => {
+    /** The packages the static imports of a built file and of the files it imports name. */
+    const packagesOf = (entry: string): Set<string> => {
+      const seen = new Set<string>()
+      const packages = new Set<string>()
+      const visit = (file: string): void => {
+        if (seen.has(file)) return
+        seen.add(file)
+        const text = readFileSync(file, 'utf8')
+        for (const [, from, bare] of text.matchAll(
+          /^(?:import|export)\b[^;]*?from\s*"([^"]+)"|^import\s*"([^"]+)"/gm,
+        )) {
+          const spec = (from ?? bare)!
+          if (spec.startsWith('.')) visit(join(file, '..', spec))
+          else packages.add(spec)
+        }
+      }
+      visit(join(pkg, 'dist', entry))
+      return packages
+    }
+    const cliOnly = ['yaml', 'cli-progress', 'commander']
+    const cli = [...packagesOf('cli/main.js')].filter((name) => !name.startsWith('node:'))
+    assert.deepEqual(
+      cli,
+      ['commander'],
+      'the CLI loads yaml, cli-progress and NATS only for the commands that use them',
+    )
+    for (const entry of ['index.js', 'pool/index.js', 'batch/index.js', 'pool/worker.js']) {
+      const packages = packagesOf(entry)
+      for (const name of cliOnly) assert.ok(!packages.has(name), `dist/${entry} does not import ${name}`)
+    }
+  })
+})
