@@ -23,7 +23,7 @@ import { fileURLToPath } from 'node:url'
 const ROOT = fileURLToPath(new URL('../', import.meta.url))
 
 /** A module that defines task functions by its own URL (a line that starts with such a definition). */
-const TASK_MODULE = /^export const \w+ = defineTask\(import\.meta\.url\b/m
+const TASK_MODULE = /^export const \w+(?::[^=]+)?\s*=\s*defineTask\b/m
 
 /** The `.ts` files under `dir`, recursively, as absolute paths, sorted. */
 function sourceFiles(dir) {
