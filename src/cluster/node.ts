@@ -390,9 +390,10 @@ export class Node {
     list.push(result)
     if (!this.#flushScheduled) {
       this.#flushScheduled = true
-      // after this loop turn's I/O: results the pool's workers reported in several messages
-      // of this turn leave together
-      setImmediate(() => this.#flush())
+      // with tasks still running, after this loop turn's I/O: results the pool's workers reported
+      // in several messages of this turn leave together; with none, there is nothing to wait for
+      if (this.#running.size === 0) queueMicrotask(() => this.#flush())
+      else setImmediate(() => this.#flush())
     }
   }
 
