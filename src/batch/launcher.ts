@@ -1,7 +1,8 @@
 /**
- * The launcher: command jobs started by one small Perl process instead of `child_process.spawn`.
+ * The launcher: command jobs started by small Perl processes instead of `child_process.spawn`.
  * Node forks its whole (large) address space for every spawn, which costs about three times what
- * `xargs` pays per command; a small helper forks cheaply. The helper also is the reaper: when the
+ * `xargs` pays per command; a small helper forks cheaply. There is one helper per core, slot i served
+ * by helper i mod cores, so that the slots' forks run in parallel. The helper also is the reaper: when the
  * boss's process dies (even by SIGKILL) its stdin closes and it kills every job still running.
  *
  * The helper blocks SIGINT/SIGTERM/SIGHUP (a Ctrl-C reaches its process group too: it must live on
@@ -29,7 +30,7 @@ import { spawn } from 'node:child_process'
 import type { ChildProcessByStdio } from 'node:child_process'
 import type { Readable, Writable } from 'node:stream'
 import { closeSync, existsSync, fstatSync, mkdtempSync, openSync, readSync, rmSync } from 'node:fs'
-import { constants, tmpdir } from 'node:os'
+import { availableParallelism, constants, tmpdir } from 'node:os'
 import { delimiter, join } from 'node:path'
 import { CancelledError, TaskosError, WorkerCrashedError } from '../kernel/index.js'
 import type { CommandTemplate } from './command.js'
@@ -146,6 +147,8 @@ interface Pending {
   readonly file: string
   /** Its output files, without the `.out` / `.err` suffix. */
   readonly base: string
+  /** The helper process that runs it. */
+  readonly helper: Helper
   pid: number | undefined
   startedAt: number | undefined
   cancelled: unknown
@@ -177,81 +180,68 @@ function kill(pgid: number, signal: NodeJS.Signals): void {
   }
 }
 
-/** @internal command jobs through the Perl launcher. */
-export class LauncherRunner implements Runner {
-  readonly #template: CommandTemplate
-  readonly #tailBytes: number
-  readonly #grace: number
-  readonly #bind: number | undefined
+type HelperProcess = ChildProcessByStdio<Writable, Readable, null>
+
+/**
+ * One Perl helper process: the lines to it, written together once per turn, and the lines from it.
+ * A runner has one per core (its lanes): a fork is work of the forking process, so slots served by
+ * different helpers fork in parallel, as the parallel jobs of `xargs -P` do not need to.
+ */
+class Helper {
   readonly #perl: string
-  #child: ChildProcessByStdio<Writable, Readable, null> | undefined
-  #dir: string | undefined
-  #seq = 0
-  readonly #jobs = new Map<number, Pending>()
+  readonly #onLine: (line: string) => void
+  readonly #onExit: (helper: Helper, code: number | null, signal: NodeJS.Signals | null) => void
+  child: HelperProcess | undefined
   #buf = ''
-  /** Jobs sent per slot so far (their output files go round the RING). */
-  readonly #sent: number[] = []
+  #out = ''
 
   constructor(
     perl: string,
-    template: CommandTemplate,
-    tailBytes: number,
-    grace: number,
-    bindCpus: number | undefined,
+    onLine: (line: string) => void,
+    onExit: (helper: Helper, code: number | null, signal: NodeJS.Signals | null) => void,
   ) {
     this.#perl = perl
-    this.#template = template
-    this.#tailBytes = tailBytes
-    this.#grace = grace
-    this.#bind = bindCpus
-    // started now, with the boss: it is ready by the time the first job comes
-    this.#launcher()
-    this.#ref(false)
+    this.#onLine = onLine
+    this.#onExit = onExit
   }
 
-  #launcher(): ChildProcessByStdio<Writable, Readable, null> {
-    if (this.#child !== undefined) return this.#child
+  /** The running process, started when there is none. */
+  process(): HelperProcess {
+    if (this.child !== undefined) return this.child
     const child = spawn(this.#perl, ['-e', SCRIPT], { stdio: ['pipe', 'pipe', 'inherit'] })
     child.stdout.setEncoding('utf8')
-    child.stdout.on('data', (chunk: string) => this.#onData(chunk))
+    child.stdout.on('data', (chunk: string) => {
+      this.#buf += chunk
+      let nl: number
+      while ((nl = this.#buf.indexOf('\n')) >= 0) {
+        const line = this.#buf.slice(0, nl)
+        this.#buf = this.#buf.slice(nl + 1)
+        this.#onLine(line)
+      }
+    })
     child.stdin.on('error', () => undefined)
     child.on('error', () => undefined)
     child.on('exit', (code, signal) => {
-      if (this.#child === child) this.#child = undefined
-      // the launcher died under its jobs (it never should): they are lost, and the reason says so
-      for (const [id, p] of this.#jobs) {
-        this.#jobs.delete(id)
-        p.resolve({
-          status: 'crashed',
-          error: new WorkerCrashedError(
-            `the command launcher exited (${signal ?? String(code)}) while job ${JSON.stringify(p.job.name)} ran`,
-            {
-              ...(code === null ? {} : { exitCode: code }),
-              ...(signal === null ? {} : { signal }),
-            },
-          ),
-        })
-      }
+      if (this.child === child) this.child = undefined
+      this.#onExit(this, code, signal)
     })
-    this.#child = child
+    this.child = child
     return child
   }
 
-  /** Lines for the helper, written together once per turn (one write for a pump's jobs). */
-  #out = ''
-
-  #send(launcher: ChildProcessByStdio<Writable, Readable, null>, line: string): void {
+  send(line: string): void {
+    const child = this.process()
     if (this.#out === '')
       queueMicrotask(() => {
         const text = this.#out
         this.#out = ''
-        launcher.stdin.write(text)
+        child.stdin.write(text)
       })
     this.#out += line
   }
 
-  #ref(on: boolean): void {
-    const c = this.#child
+  ref(on: boolean): void {
+    const c = this.child
     if (c === undefined) return
     if (on) {
       c.ref()
@@ -263,32 +253,94 @@ export class LauncherRunner implements Runner {
     }
   }
 
-  #onData(chunk: string): void {
-    this.#buf += chunk
-    let nl: number
-    while ((nl = this.#buf.indexOf('\n')) >= 0) {
-      const line = this.#buf.slice(0, nl)
-      this.#buf = this.#buf.slice(nl + 1)
-      const [op, idText, value, ms, outSize, errSize] = line.split(' ')
-      const id = Number(idText)
-      const p = this.#jobs.get(id)
-      if (p === undefined) continue
-      if (op === 'S') {
-        p.pid = Number(value)
-        p.startedAt = Number(ms)
-        if (p.cancelled !== undefined) this.#kill(p)
-      } else if (op === 'E') {
-        this.#jobs.delete(id)
-        if (this.#jobs.size === 0) this.#ref(false)
-        if (p.killTimer !== undefined) clearTimeout(p.killTimer)
-        const status = Number(value)
-        const end = this.#end(p, status, outSize !== '0', errSize !== '0')
-        p.resolve(
-          status === -2 || p.startedAt === undefined
-            ? end
-            : { ...end, startedAt: p.startedAt, endedAt: Number(ms) },
-        )
-      }
+  /** Ends the process (its stdin closes: it kills what still runs) and waits for its exit. */
+  shutdown(): Promise<void> {
+    const child = this.child
+    this.child = undefined
+    if (child === undefined || child.exitCode !== null) return Promise.resolve()
+    child.ref()
+    return new Promise((resolve) => {
+      child.once('exit', () => resolve())
+      child.stdin.end()
+    })
+  }
+}
+
+/** @internal command jobs through the Perl launcher: slot i is served by helper i mod cores. */
+export class LauncherRunner implements Runner {
+  readonly #template: CommandTemplate
+  readonly #tailBytes: number
+  readonly #grace: number
+  readonly #bind: number | undefined
+  readonly #helpers: Helper[]
+  #dir: string | undefined
+  #seq = 0
+  readonly #jobs = new Map<number, Pending>()
+  /** Jobs sent per slot so far (their output files go round the RING). */
+  readonly #sent: number[] = []
+
+  constructor(
+    perl: string,
+    template: CommandTemplate,
+    tailBytes: number,
+    grace: number,
+    bindCpus: number | undefined,
+  ) {
+    this.#template = template
+    this.#tailBytes = tailBytes
+    this.#grace = grace
+    this.#bind = bindCpus
+    const onLine = (line: string): void => this.#onLine(line)
+    const onExit = (helper: Helper, code: number | null, signal: NodeJS.Signals | null): void =>
+      this.#onExit(helper, code, signal)
+    this.#helpers = Array.from({ length: availableParallelism() }, () => new Helper(perl, onLine, onExit))
+    // the first is started now, with the boss: it is ready by the time the first job comes
+    this.#helpers[0]!.process()
+    this.#ref(false)
+  }
+
+  /** A helper died under its jobs (it never should): they are lost, and the reason says so. */
+  #onExit(helper: Helper, code: number | null, signal: NodeJS.Signals | null): void {
+    for (const [id, p] of this.#jobs) {
+      if (p.helper !== helper) continue
+      this.#jobs.delete(id)
+      p.resolve({
+        status: 'crashed',
+        error: new WorkerCrashedError(
+          `the command launcher exited (${signal ?? String(code)}) while job ${JSON.stringify(p.job.name)} ran`,
+          {
+            ...(code === null ? {} : { exitCode: code }),
+            ...(signal === null ? {} : { signal }),
+          },
+        ),
+      })
+    }
+  }
+
+  #ref(on: boolean): void {
+    for (const h of this.#helpers) h.ref(on)
+  }
+
+  #onLine(line: string): void {
+    const [op, idText, value, ms, outSize, errSize] = line.split(' ')
+    const id = Number(idText)
+    const p = this.#jobs.get(id)
+    if (p === undefined) return
+    if (op === 'S') {
+      p.pid = Number(value)
+      p.startedAt = Number(ms)
+      if (p.cancelled !== undefined) this.#kill(p)
+    } else if (op === 'E') {
+      this.#jobs.delete(id)
+      if (this.#jobs.size === 0) this.#ref(false)
+      if (p.killTimer !== undefined) clearTimeout(p.killTimer)
+      const status = Number(value)
+      const end = this.#end(p, status, outSize !== '0', errSize !== '0')
+      p.resolve(
+        status === -2 || p.startedAt === undefined
+          ? end
+          : { ...end, startedAt: p.startedAt, endedAt: Number(ms) },
+      )
     }
   }
 
@@ -373,10 +425,12 @@ export class LauncherRunner implements Runner {
     const id = ++this.#seq
     let resolve!: (end: RunEnd) => void
     const end = new Promise<RunEnd>((r) => (resolve = r))
+    const helper = this.#helpers[info.slot % this.#helpers.length]!
     const p: Pending = {
       job,
       file: line.file,
       base,
+      helper,
       pid: undefined,
       startedAt: undefined,
       cancelled: undefined,
@@ -384,10 +438,8 @@ export class LauncherRunner implements Runner {
       resolve,
     }
     this.#jobs.set(id, p)
-    const launcher = this.#launcher()
     if (this.#jobs.size === 1) this.#ref(true)
-    this.#send(
-      launcher,
+    helper.send(
       `R ${id} ${info.slot} ${hex(line.cwd ?? '')} ${hex(`${base}.out`)} ${hex(`${base}.err`)} ${env.length} ${[...env, ...argv].map(hex).join(' ')}\n`,
     )
     return {
@@ -397,36 +449,20 @@ export class LauncherRunner implements Runner {
         if (p.cancelled !== undefined || !this.#jobs.has(id)) return
         p.cancelled = reason ?? true
         // not started yet (queued for its slot): dropped; started meanwhile: killed once 'S' comes
-        if (p.pid === undefined && this.#child !== undefined) this.#send(this.#child, `D ${id}\n`)
+        if (p.pid === undefined && helper.child !== undefined) helper.send(`D ${id}\n`)
         else this.#kill(p)
       },
       drop: () => {
-        if (p.pid === undefined && this.#jobs.has(id) && this.#child !== undefined)
-          this.#send(this.#child, `D ${id}\n`)
+        if (p.pid === undefined && this.#jobs.has(id) && helper.child !== undefined) helper.send(`D ${id}\n`)
       },
     }
   }
 
-  #shutdown(): Promise<void> {
-    const child = this.#child
-    this.#child = undefined
+  async #shutdown(): Promise<void> {
     const dir = this.#dir
     this.#dir = undefined
-    const removeDir = (): void => {
-      if (dir !== undefined) rmSync(dir, { recursive: true, force: true })
-    }
-    if (child === undefined || child.exitCode !== null) {
-      removeDir()
-      return Promise.resolve()
-    }
-    child.ref()
-    return new Promise((resolve) => {
-      child.once('exit', () => {
-        removeDir()
-        resolve()
-      })
-      child.stdin.end()
-    })
+    await Promise.all(this.#helpers.map((h) => h.shutdown()))
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true })
   }
 
   close(): Promise<void> {
