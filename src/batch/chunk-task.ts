@@ -11,10 +11,10 @@
  * once the chunk is cancelled (the boss reports the jobs after it as never started).
  * @module
  */
-import { TaskosError } from '../kernel/errors.js'
 import type { TaskContext } from '../kernel/index.js'
 import { defineTask } from '../pool/define-task.js'
 import { serializeError } from '../pool/serialize-error.js'
+import { findTaskFunction } from '../pool/task-modules.js'
 import type { SerializedError } from '../pool/protocol.js'
 import type { Instructions } from './instructions.js'
 import type { JobInfo } from './runners.js'
@@ -33,43 +33,6 @@ export type ChunkOutcome =
 type Body = (t: TaskContext, instructions: Instructions, info: JobInfo) => unknown
 
 const now = (): number => performance.timeOrigin + performance.now()
-
-/** Task functions of this worker by `module#name`, or the promise of one while its module loads. */
-const bodies = new Map<string, Body | Promise<Body>>()
-let tsxRegistered: Promise<void> | undefined
-
-/** A TypeScript module needs tsx in this worker (as the pool's own loading does). */
-function loadTypeScript(module: string): Promise<void> {
-  if (!/\.(c|m)?tsx?$/.test(module) || process.execArgv.some((a) => a.includes('tsx')))
-    return Promise.resolve()
-  tsxRegistered ??= import('tsx/esm/api').then((api) => void api.register())
-  return tsxRegistered
-}
-
-function bodyOf(module: string, name: string): Body | Promise<Body> {
-  const key = `${module}#${name}`
-  let body = bodies.get(key)
-  if (body === undefined) {
-    body = loadTypeScript(module)
-      .then(() => import(module) as Promise<Record<string, unknown>>)
-      .then((mod) => {
-        for (const value of Object.values(mod)) {
-          if (typeof value === 'function' && (value as { taskName?: unknown }).taskName === name) {
-            bodies.set(key, value as Body)
-            return value as Body
-          }
-        }
-        bodies.delete(key)
-        throw new TaskosError(
-          'ERR_INVALID_ARGUMENT',
-          `task function '${name}' is not exported by ${module} (export it: export const ${name} = defineTask(import.meta.url, function ${name}(t, …) { … }))`,
-        )
-      })
-    bodies.set(key, body)
-    body.catch(() => bodies.delete(key))
-  }
-  return body
-}
 
 function isThenable(x: unknown): x is PromiseLike<unknown> {
   return (
@@ -126,7 +89,7 @@ export const runChunk = defineTask(
     name: string,
     jobs: readonly ChunkJob[],
   ): ChunkOutcome[] | Promise<ChunkOutcome[]> {
-    const fn = bodyOf(module, name)
+    const fn = findTaskFunction(module, name) as Body | Promise<Body>
     if (typeof fn === 'function') return runFrom(t, fn, jobs, 0, [])
     return fn.then((f) => runFrom(t, f, jobs, 0, []))
   },

@@ -12,6 +12,7 @@ import type { KernelTask, TaskContext } from '../kernel/index.js'
 import { TaskCore } from '../kernel/task.js'
 import type { DoneMessage, FnDef, FromWorker, PartSpec, RunMessage, ToWorker } from './protocol.js'
 import { deserializeError, serializeError } from './serialize-error.js'
+import { findTaskFunction } from './task-modules.js'
 
 type Body = (t: TaskContext, ...args: unknown[]) => unknown
 
@@ -59,7 +60,13 @@ function flush(): void {
       const id = typeof message.ids === 'number' ? message.ids + i : message.ids[i]!
       const ms = i === 0 ? message.ms : 0
       try {
-        post({ t: 'done', ids: [id], values: [message.values[i]], errors: failed.has(i) ? [0] : undefined, ms })
+        post({
+          t: 'done',
+          ids: [id],
+          values: [message.values[i]],
+          errors: failed.has(i) ? [0] : undefined,
+          ms,
+        })
       } catch {
         const e = new TaskosError(
           'ERR_SERIALIZATION',
@@ -141,82 +148,6 @@ function freeVariable(error: unknown): unknown {
   )
 }
 
-// ---- finding functions ------------------------------------------------------------------------
-
-const modules = new Map<string, Map<string, Body> | Promise<Map<string, Body>>>()
-const sources = new Map<string, Body>()
-let tsxRegistered: Promise<void> | undefined
-
-async function loadModule(url: string): Promise<Map<string, Body>> {
-  if (/\.(c|m)?tsx?$/.test(url) && !process.execArgv.some((a) => a.includes('tsx'))) {
-    tsxRegistered ??= import('tsx/esm/api').then(
-      (api) => void api.register(),
-      () => {
-        throw new TaskosError(
-          'ERR_INVALID_ARGUMENT',
-          `${url} is TypeScript: install tsx so workers can load it`,
-        )
-      },
-    )
-    await tsxRegistered
-  }
-  const mod = (await import(url)) as Record<string, unknown>
-  const byName = new Map<string, Body>()
-  for (const value of Object.values(mod)) {
-    const name = (value as { taskName?: unknown } | null)?.taskName
-    if (typeof value === 'function' && typeof name === 'string') byName.set(name, value as Body)
-  }
-  return byName
-}
-
-function sourceFunction(source: string): Body {
-  let fn = sources.get(source)
-  if (fn === undefined) {
-    // eslint-disable-next-line @typescript-eslint/no-implied-eval -- a self-contained function shipped as source
-    fn = (new Function(`return (${source})`) as () => Body)()
-    sources.set(source, fn)
-  }
-  return fn
-}
-
-/** The function for a reference, or a promise of it while its module loads. */
-function resolve(def: FnDef): Body | Promise<Body> {
-  const [, module, name] = def
-  if (module === '') return sourceFunction(name)
-  const cached = modules.get(module)
-  const pick = (byName: Map<string, Body>): Body => {
-    const fn = byName.get(name)
-    if (fn === undefined) {
-      throw new TaskosError(
-        'ERR_INVALID_ARGUMENT',
-        `task function '${name}' is not exported by ${module} (export it: export const ${name} = defineTask(import.meta.url, function ${name}(t, …) { … }))`,
-      )
-    }
-    return fn
-  }
-  if (cached instanceof Map) return pick(cached)
-  const loading =
-    cached ??
-    loadModule(module).then(
-      (byName) => {
-        modules.set(module, byName)
-        return byName
-      },
-      (error: unknown) => {
-        modules.delete(module) // a later task tries again
-        throw error
-      },
-    )
-  modules.set(module, loading)
-  return loading.then(pick, (error: unknown) => {
-    throw new TaskosError(
-      'ERR_INVALID_ARGUMENT',
-      `cannot load task module ${module} (for task function '${name}'): ${error instanceof Error ? error.message : String(error)}`,
-      { cause: error },
-    )
-  })
-}
-
 // ---- running ----------------------------------------------------------------------------------
 
 /** Functions this worker was told of, by key; and their bodies once found. */
@@ -228,7 +159,7 @@ function bodyOf(key: number): Body | Promise<Body> {
   if (body !== undefined) return body
   const def = defs.get(key)
   if (def === undefined) throw new TaskosError('ERR_INVALID_STATE', `unknown task function key ${key}`)
-  const found = resolve(def)
+  const found = findTaskFunction(def[1], def[2])
   if (typeof found === 'function') bodies.set(key, found)
   return found
 }
@@ -243,7 +174,14 @@ function setPart({ task }: { task: KernelTask<unknown> }): void {
   pendingPart = undefined
 }
 
-function start(id: number, key: number, fn: Body, args: readonly unknown[], part: PartSpec | undefined, t0: number): void {
+function start(
+  id: number,
+  key: number,
+  fn: Body,
+  args: readonly unknown[],
+  part: PartSpec | undefined,
+  t0: number,
+): void {
   const fromSource = defs.get(key)?.[1] === ''
   let task: KernelTask<unknown>
   startingId = id

@@ -161,7 +161,11 @@ console.log(JSON.stringify({
     const taskModules = readdirSync(src, { recursive: true, encoding: 'utf8' })
       .filter((f) => f.endsWith('.ts') && !f.endsWith('define-task.ts'))
       .map((f) => join(src, f))
-      .filter((f) => /^[^/*\n]*\bdefineTask(<[^\n]*>)?\(\s*import\.meta\.url/m.test(readFileSync(f, 'utf8')))
+      .filter((f) =>
+        /^\s*(export )?const \w+(: [^=\n]+)? = defineTask(<[^\n]*>)?\(\s*import\.meta\.url/m.test(
+          readFileSync(f, 'utf8'),
+        ),
+      )
     assert.ok(taskModules.length >= 3, `task modules found: ${taskModules.join(', ')}`)
     for (const f of taskModules) assert.ok(entries.includes(f), `${f} is an entry point`)
     const files = taskModules.map((f) => join(pkg, 'dist', f.slice(src.length + 1).replace(/\.ts$/, '.js')))
