@@ -239,10 +239,20 @@ async function startup(who: Starter, n: number, p: Probe): Promise<void> {
   const poolUrl = who === 'taskos-js' ? await compiledPool() : SOURCE_POOL
   const subject = who.startsWith('taskos') ? 'taskos' : who
   const execArgv = who === 'taskos-tsx' ? ['--import', 'tsx'] : []
+  const probe = () =>
+    execFileAsync(process.execPath, [...execArgv, PROBE, subject, String(n)], {
+      env: { ...process.env, TASKOS_BENCH_POOL_URL: poolUrl },
+    })
   p.start()
-  const { stdout } = await execFileAsync(process.execPath, [...execArgv, PROBE, subject, String(n)], {
-    env: { ...process.env, TASKOS_BENCH_POOL_URL: poolUrl },
-  })
+  let stdout: string
+  try {
+    ;({ stdout } = await probe())
+  } catch (error) {
+    // Node 20.19+ sometimes aborts (`CreateRequiredModuleFacade` assertion) when piscina's worker
+    // require()s an ES module task file: one more try, said aloud
+    process.stderr.write(`\n  startup/${who}: the probe died (${(error as Error).message.split('\n')[0]}); once more\n`)
+    ;({ stdout } = await probe())
+  }
   p.stop()
   const r = JSON.parse(stdout.trim().split('\n').pop()!) as { cold: number; ms: number[]; cpuMs: number[] }
   p.note('ms', median(r.ms))

@@ -15,8 +15,8 @@
 import { availableParallelism } from 'node:os'
 import { Worker } from 'node:worker_threads'
 import type { ResourceLimits, TransferListItem } from 'node:worker_threads'
-import { fork } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
+import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
 // specific kernel modules, not its index: a worker (and a task module importing taskos/pool) then
 // loads only the kernel's core, not its channels and synchronization primitives
@@ -195,7 +195,7 @@ class WorkerSlot {
       this.thread = worker
       this.child = undefined
     } else {
-      const child = fork(fileURLToPath(workerEntry()), [], {
+      const child = childProcess().fork(fileURLToPath(workerEntry()), [], {
         serialization: 'advanced',
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       })
@@ -1033,8 +1033,15 @@ function cloneable(value: unknown, transfer: readonly TransferListItem[] | undef
   }
 }
 
+/**
+ * `node:child_process`, loaded on first use: it brings `net`, `dgram` and their bindings, which a
+ * worker thread (whose task module imports `taskos/pool`) would otherwise compile for nothing,
+ * about 2 ms of every thread's start.
+ */
+function childProcess(): typeof import('node:child_process') {
+  return createRequire(import.meta.url)('node:child_process') as typeof import('node:child_process')
+}
+
 function bindToCpu(pid: number, cpu: number): void {
-  void import('node:child_process').then(({ execFile }) => {
-    execFile('taskset', ['-p', '-c', String(cpu), String(pid)], () => undefined)
-  })
+  childProcess().execFile('taskset', ['-p', '-c', String(cpu), String(pid)], () => undefined)
 }
