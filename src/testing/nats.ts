@@ -23,6 +23,13 @@ export interface StartNatsOptions {
   token?: string
   /** Serve TLS with a throwaway self-signed certificate (made with `openssl`). @default false */
   tls?: boolean
+  /**
+   * More nats-server configuration, appended to every server's configuration file: an
+   * `authorization { users = [...] }` block (user/password, nkeys), operator mode for JWT `.creds`
+   * files (`operator`, `resolver: MEMORY`, `resolver_preload`), limits … Do not combine with `token`,
+   * which writes an `authorization` block of its own. @default none
+   */
+  config?: string
   /** Largest message payload in bytes the server accepts. @default 1 MiB (server default) */
   maxPayload?: number
   /** The nats-server binary. @default `TASKOS_NATS_SERVER`, then `/usr/sbin/nats-server`, then `nats-server` on PATH */
@@ -128,6 +135,12 @@ export async function startNats(options: StartNatsOptions = {}): Promise<NatsSer
   if (o.token !== undefined && (typeof o.token !== 'string' || o.token === '' || /["\s]/.test(o.token))) {
     throw new TaskosError('ERR_INVALID_OPTION', `invalid option token: ${describe(o.token)} (expected a non-empty string without spaces or quotes)`)
   }
+  if (o.config !== undefined && typeof o.config !== 'string') {
+    throw new TaskosError('ERR_INVALID_OPTION', `invalid option config: ${describe(o.config)} (expected nats-server configuration text)`)
+  }
+  if (o.config !== undefined && o.token !== undefined && /\bauthorization\b/.test(o.config)) {
+    throw new TaskosError('ERR_INVALID_OPTION', 'invalid option config: it has an authorization block, and so does the token option (use one)')
+  }
   const binary = findBinary(o.binary)
   const base = mkdtempSync(join(tmpdir(), 'taskos-nats-'))
   const tlsFiles = o.tls === true ? makeCertificate(base) : undefined
@@ -147,6 +160,7 @@ export async function startNats(options: StartNatsOptions = {}): Promise<NatsSer
       o.jetstream ? `jetstream { store_dir: "${join(base, `store-${i}`)}" }` : '',
       o.token === undefined ? '' : `authorization { token: "${o.token}" }`,
       tlsFiles === undefined ? '' : `tls { cert_file: "${tlsFiles.certFile}", key_file: "${tlsFiles.keyFile}" }`,
+      o.config ?? '',
     ]
     if (n > 1) {
       const routes = routePorts.filter((_, j) => j !== i).map((p) => `"nats-route://127.0.0.1:${p}"`)
