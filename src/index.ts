@@ -7,9 +7,9 @@
  * pool: run, partition, map, shared memory, progress, crash recovery), in batch runs (a boss,
  * schedulers, reports, a journal), and on a NATS cluster. Only the executor changes.
  *
- * This root module re-exports the public surface of every layer that exists today: the kernel,
- * the pool, batch runs and the cluster (`taskos/kernel`, `taskos/pool`, `taskos/batch` and
- * `taskos/cluster` are the same surfaces on their own). Test helpers (`VirtualClock`, `Latch`,
+ * This root module re-exports the public surface of every layer: the kernel, the pool, batch
+ * runs, the cluster and the monitor (`taskos/kernel`, `taskos/pool`, `taskos/batch`,
+ * `taskos/cluster` and `taskos/monitor` are the same surfaces on their own). Test helpers (`VirtualClock`, `Latch`,
  * `startNats`) live in `taskos/testing`.
  *
  * Invariants: importing taskos starts nothing (no timers, no threads, no I/O); the global state is
@@ -26,3 +26,4 @@ export * from './kernel/index.js'
 export * from './pool/index.js'
 export * from './batch/index.js'
 export * from './cluster/index.js'
+export * from './monitor/index.js'

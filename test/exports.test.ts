@@ -7,6 +7,7 @@ import * as kernel from '../src/kernel/index.js'
 import * as pool from '../src/pool/index.js'
 import * as batchModule from '../src/batch/index.js'
 import * as cluster from '../src/cluster/index.js'
+import * as monitor from '../src/monitor/index.js'
 import * as testing from '../src/testing/index.js'
 
 const ROOT_EXPORTS = [
@@ -62,6 +63,8 @@ const ROOT_EXPORTS = [
   'RemoteTask',
   'ServiceClient',
   'ServiceInstance',
+  // monitor
+  'Monitor',
 ]
 
 const SCHEDULERS = ['longerFirst', 'maxMemory', 'maxWorkers']
@@ -96,16 +99,21 @@ test('exports: taskos/cluster exports exactly the expected runtime names', () =>
   assert.deepEqual(names(cluster), [...CLUSTER_EXPORTS].sort())
 })
 
-test('exports: the root module re-exports the kernel, pool, batch and cluster surfaces unchanged', () => {
+test('exports: taskos/monitor exports exactly the Monitor', () => {
+  assert.deepEqual(names(monitor), ['Monitor'])
+})
+
+test('exports: the root module re-exports the kernel, pool, batch, cluster and monitor surfaces unchanged', () => {
   assert.deepEqual(
     names(root),
-    [...names(kernel), ...names(pool), ...names(batchModule), ...names(cluster)].sort(),
+    [...names(kernel), ...names(pool), ...names(batchModule), ...names(cluster), ...names(monitor)].sort(),
   )
   for (const [name, value] of [
     ...Object.entries(kernel),
     ...Object.entries(pool),
     ...Object.entries(batchModule),
     ...Object.entries(cluster),
+    ...Object.entries(monitor),
   ]) {
     assert.equal((root as Record<string, unknown>)[name], value, `root.${name} is kernel.${name}`)
   }

@@ -1,41 +1,12 @@
 // Importing taskos must not load the NATS client packages: every pool worker whose task module
 // imports taskos would pay for them. They load on first use (Cluster.connect, Node.start, …).
 import assert from 'node:assert/strict'
-import { execFile } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { test } from 'node:test'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { uid } from '../../src/cluster/nats.js'
+import { trace } from '../fixtures/trace-imports.js'
 
 const src = (path: string): string => pathToFileURL(fileURLToPath(new URL(`../../src/${path}`, import.meta.url))).href
-
-/** A resolve hook recording every URL the child process loads, one a line, in TRACE_FILE. */
-const HOOK = `import { appendFileSync } from 'node:fs'
-export async function resolve(specifier, context, next) {
-  const r = await next(specifier, context)
-  appendFileSync(process.env.TRACE_FILE, r.url + '\\n')
-  return r
-}`
-
-/** Runs `script` (ESM) in a child process under tsx and the tracing hook; returns the URLs in load order, with MARK lines. */
-function trace(script: string): Promise<string[]> {
-  const dir = mkdtempSync(join(tmpdir(), 'taskos-trace-'))
-  const file = join(dir, 'trace.txt')
-  const register = `import { register } from 'node:module'; register(${JSON.stringify(`data:text/javascript,${encodeURIComponent(HOOK)}`)})`
-  const args = ['--import', 'tsx', '--import', `data:text/javascript,${encodeURIComponent(register)}`, '--input-type=module', '-e', script]
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, args, { env: { ...process.env, TRACE_FILE: file }, timeout: 60_000 }, (error, _stdout, stderr) => {
-      try {
-        if (error !== null) return reject(new Error(`child failed: ${stderr}`, { cause: error }))
-        resolve(readFileSync(file, 'utf8').split('\n').filter((l) => l !== ''))
-      } finally {
-        rmSync(dir, { recursive: true, force: true })
-      }
-    })
-  })
-}
 
 const isNats = (url: string): boolean => url.includes('/node_modules/@nats-io/')
 
