@@ -60,6 +60,14 @@ const EXPECTED: Record<string, RegExp[]> = {
     /service call: hello, taskos/,
     /all stopped/,
   ],
+  '11-monitor.ts': [
+    /dashboard: http:\/\/127\.0\.0\.1:\d+\//,
+    /pool \(pool\): 2000 done, 1 crashed/,
+    /kernel \(kernel\): 100 done, 0 crashed/,
+    /taskos_tasks_ended_total\{source="pool",kind="pool",status="done"\} 2000/,
+    /event: pool worker-exit: worker \d+ exited \(crashed, code 7\)/,
+    /monitor closed/,
+  ],
 }
 
 describe('examples', { concurrency: availableParallelism() }, () => {

@@ -1,0 +1,112 @@
+// The monitor over a cluster: nodes in the snapshot and in /metrics, a killed node as a
+// `host-down` event, and `taskos monitor` from the command line.
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { after, before, describe, test } from 'node:test'
+import { Cluster } from '../../src/cluster/index.js'
+import type { HostInfo } from '../../src/cluster/index.js'
+import { Monitor } from '../../src/monitor/index.js'
+import { startNats } from '../../src/testing/nats.js'
+import type { NatsServerHandle } from '../../src/testing/nats.js'
+import { double } from '../fixtures/cluster-tasks.js'
+import { ROOT, runTsx } from '../fixtures/run-tsx.js'
+import { killAllNodes, startNode } from './cluster-helpers.js'
+
+async function until(check: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
+describe('monitor: a cluster', { timeout: 90_000 }, () => {
+  let nats: NatsServerHandle
+  before(async () => {
+    nats = await startNats({ jetstream: true })
+  })
+  after(async () => {
+    await killAllNodes()
+    await nats?.stop()
+  })
+
+  test('monitor: nodes show in the snapshot and /metrics; a killed node is a host-down event', async () => {
+    const [, doomed] = await Promise.all([
+      startNode(nats.url, 'mon-keep', ['--slots', '2', '--tags', 'gpu']),
+      startNode(nats.url, 'mon-doomed', ['--slots', '1']),
+    ])
+    const cluster = await Cluster.connect({ servers: nats.url })
+    const monitor = new Monitor({ prod: cluster }, { interval: 100 })
+    try {
+      await cluster.waitForHosts(2)
+      assert.equal(await (await cluster.spawn(double, [21])).join(), 42)
+      const url = await monitor.listen()
+      const snap = (await (await fetch(`${url}api/snapshot`)).json()) as {
+        sources: { prod: { summary: { kind: string; done: number; capacity: number }; hosts: HostInfo[] } }
+      }
+      assert.equal(snap.sources.prod.summary.kind, 'cluster')
+      assert.equal(snap.sources.prod.summary.done, 1)
+      assert.equal(snap.sources.prod.summary.capacity, 3)
+      const hosts = new Map(snap.sources.prod.hosts.map((h) => [h.name, h]))
+      assert.deepEqual([...hosts.keys()].sort(), ['mon-doomed', 'mon-keep'])
+      assert.deepEqual(hosts.get('mon-keep')!.tags, ['gpu'])
+      const text = await (await fetch(`${url}metrics`)).text()
+      assert.match(text, /^taskos_host_up\{source="prod",host="mon-keep"\} 1$/m)
+      assert.match(text, /^taskos_host_slots\{source="prod",host="mon-keep"\} 2$/m)
+      assert.match(text, /^taskos_host_memory_bytes\{source="prod",host="mon-keep",state="total"\} [1-9]\d*$/m)
+
+      await doomed.kill('SIGKILL')
+      await until(() => monitor.events().some((e) => e.type === 'host-down'), 10_000, 'host-down')
+      const down = monitor.events().find((e) => e.type === 'host-down')!
+      assert.equal(down.source, 'prod')
+      assert.match(down.text, /^node mon-doomed down: /)
+      await until(
+        async () => {
+          const now = await (await fetch(`${url}metrics`)).text()
+          return /^taskos_host_up\{source="prod",host="mon-doomed"\} 0$/m.test(now) || !now.includes('host="mon-doomed"')
+        },
+        10_000,
+        'the dead node marked down or dropped in /metrics',
+      )
+    } finally {
+      await monitor.close()
+      await cluster.close()
+      await killAllNodes()
+    }
+  })
+
+  test('monitor: `taskos monitor --servers` serves the cluster on loopback and stops on SIGTERM', async () => {
+    await startNode(nats.url, 'cli-node', ['--slots', '1'])
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'monitor', '--servers', nats.url, '--port', '0', '--interval', '100'], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let out = ''
+    child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c))
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (out += c))
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+    try {
+      await until(() => /taskos monitor: http:\/\/127\.0\.0\.1:\d+\//.test(out), 20_000, `the URL line (${out})`)
+      const url = /taskos monitor: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(out)![1]!
+      await until(
+        async () => {
+          const snap = (await (await fetch(`${url}api/snapshot`)).json()) as { sources: { default?: { hosts: HostInfo[] } } }
+          return snap.sources.default?.hosts.some((h) => h.name === 'cli-node') === true
+        },
+        10_000,
+        'the node in the snapshot',
+      )
+      child.kill('SIGTERM')
+      assert.equal(await exited, 0, out)
+    } finally {
+      child.kill('SIGKILL')
+      await killAllNodes()
+    }
+  })
+
+  test('monitor: `taskos monitor` says clearly when no NATS server answers', async () => {
+    const r = await runTsx('src/cli/main.ts', ['monitor', '--servers', 'nats://127.0.0.1:1', '--port', '0'])
+    assert.equal(r.code, 1)
+    assert.match(r.stderr, /no NATS server answered at nats:\/\/127\.0\.0\.1:1/)
+  })
+})
