@@ -1,0 +1,3 @@
+import { testSnippets } from '../fixtures/doc-snippets.js'
+
+testSnippets('docs/monitor.md')
