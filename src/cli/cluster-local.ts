@@ -10,9 +10,10 @@ import { createServer } from 'node:net'
 import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Command } from 'commander'
-import type { Node } from '../cluster/index.js'
+import type { Cluster, Node } from '../cluster/index.js'
+import type { Monitor } from '../monitor/index.js'
 import { TaskosError } from '../kernel/index.js'
-import { onSignals, parseCount } from './node.js'
+import { onSignals, parseCount, parsePort } from './node.js'
 
 const INSTALL_HINT =
   'nats-server was not found on PATH. Install it: `apt-get install nats-server` (Debian/Ubuntu), ' +
@@ -36,6 +37,7 @@ interface LocalFlags {
   port?: number
   natsServer: string
   cluster: string
+  monitor?: number
 }
 
 /** Starts nats-server and resolves with its URL once it is ready; `stop` ends it. */
@@ -69,6 +71,7 @@ export function clusterCommand(): Command {
     .option('--port <port>', 'NATS port (default: a free one)', parseCount)
     .option('--nats-server <path>', 'the nats-server binary', 'nats-server')
     .option('--cluster <name>', 'cluster name', 'default')
+    .option('--monitor <port>', 'also serve the monitor (dashboard, /metrics) on 127.0.0.1:<port> (0: any free port)', parsePort)
     .action(async (f: LocalFlags) => {
       const n = f.local!
       const { Node } = await import('../cluster/index.js') // NATS loads for this command only
@@ -76,7 +79,10 @@ export function clusterCommand(): Command {
       const server = await startServer(f.natsServer, f.port ?? (await freePort()), store)
       const slots = f.slots ?? Math.max(1, Math.floor(availableParallelism() / n))
       const nodes: Node[] = []
+      let watch: { monitor: Monitor; cluster: Cluster } | undefined
       const stop = async (): Promise<void> => {
+        await watch?.monitor.close()
+        await watch?.cluster.close()
         await Promise.all(nodes.map((node) => node.close()))
         await server.stop()
         rmSync(store, { recursive: true, force: true })
@@ -85,6 +91,14 @@ export function clusterCommand(): Command {
         for (let i = 0; i < n; i++) {
           nodes.push(await Node.start({ servers: server.url, name: f.cluster, nodeName: `local-${i + 1}`, slots }))
         }
+        if (f.monitor !== undefined) {
+          const { Cluster } = await import('../cluster/index.js')
+          const { Monitor } = await import('../monitor/index.js')
+          const cluster = await Cluster.connect({ servers: server.url, name: f.cluster })
+          const monitor = new Monitor({ [f.cluster]: cluster }, { port: f.monitor })
+          watch = { monitor, cluster }
+          await monitor.listen()
+        }
       } catch (error) {
         await stop()
         throw error
@@ -92,7 +106,9 @@ export function clusterCommand(): Command {
       process.stdout.write(
         `taskos cluster: ${server.url} (cluster ${f.cluster}), ${n} node(s) × ${slots} slot(s)\n` +
           `  connect: await Cluster.connect({ servers: '${server.url}' })\n` +
-          `  more nodes: taskos node --servers ${server.url}\n  Ctrl-C stops everything\n`,
+          `  more nodes: taskos node --servers ${server.url}\n` +
+          (watch === undefined ? '' : `  monitor: ${watch.monitor.url} (dashboard, /metrics, /api/snapshot)\n`) +
+          '  Ctrl-C stops everything\n',
       )
       onSignals(stop)
     })

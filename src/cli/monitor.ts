@@ -4,20 +4,14 @@
  * 127.0.0.1 unless `--host` says otherwise.
  * @module
  */
-import { Command, InvalidArgumentError } from 'commander'
-import { addConnectionOptions, connectionFrom, onSignals, parseCount } from './node.js'
+import { Command } from 'commander'
+import { addConnectionOptions, connectionFrom, onSignals, parseCount, parsePort } from './node.js'
 import type { ConnectionFlags } from './node.js'
 
 interface MonitorFlags extends ConnectionFlags {
   host: string
   port: number
   interval: number
-}
-
-function parsePort(value: string): number {
-  const n = Number(value)
-  if (!Number.isSafeInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('expected a port 0..65535')
-  return n
 }
 
 /** The `taskos monitor` command. */

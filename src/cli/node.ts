@@ -58,6 +58,13 @@ export function parseCount(value: string): number {
   return n
 }
 
+/** A TCP port flag: 0..65535 (0: any free port). */
+export function parsePort(value: string): number {
+  const n = Number(value)
+  if (!Number.isSafeInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('expected a port 0..65535')
+  return n
+}
+
 interface NodeFlags extends ConnectionFlags {
   slots?: number
   name?: string

@@ -104,6 +104,33 @@ describe('monitor: a cluster', { timeout: 90_000 }, () => {
     }
   })
 
+  test('monitor: `taskos cluster --local 1 --monitor 0` serves the monitor of the local cluster', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'cluster', '--local', '1', '--slots', '1', '--monitor', '0'], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let out = ''
+    child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c))
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (out += c))
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+    try {
+      await until(() => /monitor: http:\/\/127\.0\.0\.1:\d+\//.test(out), 20_000, `the monitor line (${out})`)
+      const url = /monitor: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(out)![1]!
+      await until(
+        async () => {
+          const snap = (await (await fetch(`${url}api/snapshot`)).json()) as { sources: { default?: { hosts: HostInfo[] } } }
+          return snap.sources.default?.hosts.some((h) => h.name === 'local-1') === true
+        },
+        10_000,
+        'local-1 in the snapshot',
+      )
+      child.kill('SIGINT')
+      assert.equal(await exited, 0, out)
+    } finally {
+      child.kill('SIGKILL')
+    }
+  })
+
   test('monitor: `taskos monitor` says clearly when no NATS server answers', async () => {
     const r = await runTsx('src/cli/main.ts', ['monitor', '--servers', 'nats://127.0.0.1:1', '--port', '0'])
     assert.equal(r.code, 1)
