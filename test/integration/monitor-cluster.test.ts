@@ -2,6 +2,7 @@
 // `host-down` event, and `taskos monitor` from the command line.
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { after, before, describe, test } from 'node:test'
 import { Cluster } from '../../src/cluster/index.js'
 import type { HostInfo } from '../../src/cluster/index.js'
@@ -18,6 +19,28 @@ async function until(check: () => boolean | Promise<boolean>, ms: number, what: 
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
     await new Promise((r) => setTimeout(r, 20))
   }
+}
+
+/** `taskos <args>` from the sources, its output gathered. */
+function cli(args: string[]): { child: ChildProcess; out: () => string; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c))
+  child.stderr.setEncoding('utf8').on('data', (c: string) => (out += c))
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+  return { child, out: () => out, exited }
+}
+
+/** Waits until the snapshot of the monitor at `url` lists a node named `name` in source `source`. */
+async function nodeListed(url: string, source: string, name: string): Promise<void> {
+  await until(
+    async () => {
+      const snap = (await (await fetch(`${url}api/snapshot`)).json()) as { sources: Record<string, { hosts?: HostInfo[] } | undefined> }
+      return snap.sources[source]?.hosts?.some((h) => h.name === name) === true
+    },
+    10_000,
+    `${name} in the snapshot`,
+  )
 }
 
 describe('monitor: a cluster', { timeout: 90_000 }, () => {
@@ -77,27 +100,12 @@ describe('monitor: a cluster', { timeout: 90_000 }, () => {
 
   test('monitor: `taskos monitor --servers` serves the cluster on loopback and stops on SIGTERM', async () => {
     await startNode(nats.url, 'cli-node', ['--slots', '1'])
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'monitor', '--servers', nats.url, '--port', '0', '--interval', '100'], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let out = ''
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c))
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (out += c))
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+    const { child, out, exited } = cli(['monitor', '--servers', nats.url, '--port', '0', '--interval', '100'])
     try {
-      await until(() => /taskos monitor: http:\/\/127\.0\.0\.1:\d+\//.test(out), 20_000, `the URL line (${out})`)
-      const url = /taskos monitor: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(out)![1]!
-      await until(
-        async () => {
-          const snap = (await (await fetch(`${url}api/snapshot`)).json()) as { sources: { default?: { hosts: HostInfo[] } } }
-          return snap.sources.default?.hosts.some((h) => h.name === 'cli-node') === true
-        },
-        10_000,
-        'the node in the snapshot',
-      )
+      await until(() => /taskos monitor: http:\/\/127\.0\.0\.1:\d+\//.test(out()), 20_000, 'the URL line')
+      await nodeListed(/taskos monitor: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(out())![1]!, 'default', 'cli-node')
       child.kill('SIGTERM')
-      assert.equal(await exited, 0, out)
+      assert.equal(await exited, 0, out())
     } finally {
       child.kill('SIGKILL')
       await killAllNodes()
@@ -105,27 +113,12 @@ describe('monitor: a cluster', { timeout: 90_000 }, () => {
   })
 
   test('monitor: `taskos cluster --local 1 --monitor 0` serves the monitor of the local cluster', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'cluster', '--local', '1', '--slots', '1', '--monitor', '0'], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let out = ''
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c))
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (out += c))
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+    const { child, out, exited } = cli(['cluster', '--local', '1', '--slots', '1', '--monitor', '0'])
     try {
-      await until(() => /monitor: http:\/\/127\.0\.0\.1:\d+\//.test(out), 20_000, `the monitor line (${out})`)
-      const url = /monitor: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(out)![1]!
-      await until(
-        async () => {
-          const snap = (await (await fetch(`${url}api/snapshot`)).json()) as { sources: { default?: { hosts: HostInfo[] } } }
-          return snap.sources.default?.hosts.some((h) => h.name === 'local-1') === true
-        },
-        10_000,
-        'local-1 in the snapshot',
-      )
+      await until(() => /monitor: http:\/\/127\.0\.0\.1:\d+\//.test(out()), 20_000, 'the monitor line')
+      await nodeListed(/monitor: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(out())![1]!, 'default', 'local-1')
       child.kill('SIGINT')
-      assert.equal(await exited, 0, out)
+      assert.equal(await exited, 0, out())
     } finally {
       child.kill('SIGKILL')
     }
