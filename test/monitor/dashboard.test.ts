@@ -10,6 +10,16 @@ import { Kernel, Pool } from '../../src/index.js'
 import { Monitor } from '../../src/monitor/index.js'
 import { add, exit, fail } from '../fixtures/pool-tasks.js'
 
+/** The little of the page's `document` the checks use. */
+interface PageElement {
+  readonly textContent: string | null
+  readonly className: string
+  querySelector(selector: string): PageElement | null
+}
+interface PageDocument {
+  querySelectorAll(selector: string): Iterable<PageElement>
+}
+
 const CHROMIUM = process.env.TASKOS_CHROMIUM ?? '/usr/bin/chromium'
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run']
 
@@ -44,14 +54,18 @@ describe('monitor: dashboard in chromium', { timeout: 60_000 }, () => {
       await assert.rejects(async () => pool.run(fail, ['/y']))
       await assert.rejects(async () => pool.run(exit, [5]))
       // the card updates from the stream: done 1, failed 1, crashed 1 (in red)
-      // (page scripts as strings: the tests are compiled without the DOM's types)
+      // page functions (strings would be eval()ed in the page, which its CSP forbids); the tests
+      // are compiled without the DOM's types, hence the small view of `document`
       const card = (label: string): Promise<string | null> =>
-        page.evaluate(`(() => {
-          const cells = [...document.querySelectorAll('[data-source="pool"] .nums div')]
-          const cell = cells.find((c) => c.textContent.endsWith(${JSON.stringify(label)}))
-          return cell === undefined ? null : cell.querySelector('b').textContent + (cell.className === 'bad' ? ' red' : '')
-        })()`)
-      await page.waitForFunction(`[...document.querySelectorAll('[data-source="pool"] .nums div')].some((c) => c.textContent === '1crashed')`)
+        page.evaluate((l) => {
+          const doc = (globalThis as unknown as { document: PageDocument }).document
+          const cell = [...doc.querySelectorAll('[data-source="pool"] .nums div')].find((c) => c.textContent?.endsWith(l) === true)
+          return cell === undefined ? null : `${cell.querySelector('b')?.textContent ?? ''}${cell.className === 'bad' ? ' red' : ''}`
+        }, label)
+      await page.waitForFunction(() => {
+        const doc = (globalThis as unknown as { document: PageDocument }).document
+        return [...doc.querySelectorAll('[data-source="pool"] .nums div')].some((c) => c.textContent === '1crashed')
+      })
       assert.equal(await card('done'), '1')
       assert.equal(await card('failed'), '1 red')
       assert.equal(await card('crashed'), '1 red')
