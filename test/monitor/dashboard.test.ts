@@ -10,16 +10,6 @@ import { Kernel, Pool } from '../../src/index.js'
 import { Monitor } from '../../src/monitor/index.js'
 import { add, exit, fail } from '../fixtures/pool-tasks.js'
 
-/** The little of the page's `document` the checks use. */
-interface PageElement {
-  readonly textContent: string | null
-  readonly className: string
-  querySelector(selector: string): PageElement | null
-}
-interface PageDocument {
-  querySelectorAll(selector: string): Iterable<PageElement>
-}
-
 const CHROMIUM = process.env.TASKOS_CHROMIUM ?? '/usr/bin/chromium'
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run']
 
@@ -54,18 +44,13 @@ describe('monitor: dashboard in chromium', { timeout: 60_000 }, () => {
       await assert.rejects(async () => pool.run(fail, ['/y']))
       await assert.rejects(async () => pool.run(exit, [5]))
       // the card updates from the stream: done 1, failed 1, crashed 1 (in red)
-      // page functions (strings would be eval()ed in the page, which its CSP forbids); the tests
-      // are compiled without the DOM's types, hence the small view of `document`
-      const card = (label: string): Promise<string | null> =>
-        page.evaluate((l) => {
-          const doc = (globalThis as unknown as { document: PageDocument }).document
-          const cell = [...doc.querySelectorAll('[data-source="pool"] .nums div')].find((c) => c.textContent?.endsWith(l) === true)
-          return cell === undefined ? null : `${cell.querySelector('b')?.textContent ?? ''}${cell.className === 'bad' ? ' red' : ''}`
-        }, label)
-      await page.waitForFunction(() => {
-        const doc = (globalThis as unknown as { document: PageDocument }).document
-        return [...doc.querySelectorAll('[data-source="pool"] .nums div')].some((c) => c.textContent === '1crashed')
-      })
+      // locators only: Playwright's page predicates are eval()ed in the page, which its CSP forbids
+      const cells = page.locator('[data-source="pool"] .nums div')
+      const card = async (label: string): Promise<string> => {
+        const cell = cells.filter({ hasText: new RegExp(`^[\\d,–]+${label}$`) })
+        return `${(await cell.locator('b').textContent()) ?? ''}${(await cell.getAttribute('class')) === 'bad' ? ' red' : ''}`
+      }
+      await cells.filter({ hasText: /^1crashed$/ }).waitFor()
       assert.equal(await card('done'), '1')
       assert.equal(await card('failed'), '1 red')
       assert.equal(await card('crashed'), '1 red')
