@@ -364,60 +364,63 @@ export class Boss<R = unknown> {
 
   #pump(): void {
     const pending = this.#pending
-    if (
-      !this.#paused &&
-      this.#stopping === false &&
-      pending.length > this.#head &&
-      this.#running < this.#slots.length
-    ) {
-      const freeSlots = this.#slots.length - this.#running
-      // the scheduler sees a window of the head of the pending list (bounded work per launch)
-      const window = pending.slice(this.#head, this.#head + LOOKAHEAD)
-      const candidates =
-        this.#pendingLocked === 0 && this.#held.size === 0
-          ? window
-          : window.filter((p) => !p.spec.resources.some((r) => this.#held.has(r)))
-      const running = this.#slots
-        .filter((s): s is JobState => s !== undefined)
-        .map((s) => ({ spec: s.spec, slot: s.slot! }))
-      const picked = this.#scheduler.launchable(candidates, running, {
-        slots: this.#slots.length,
-        freeSlots,
-        heldResources: this.#held,
-      }) as readonly JobState[]
-      const admitted = admit(picked, this.#isPending, this.#held, freeSlots) as JobState[]
-      if (admitted.length > 0) {
-        for (const a of admitted) a.launching = true
-        let maxIndex = -1
-        for (const a of admitted) maxIndex = Math.max(maxIndex, a.spec.index)
-        // launched jobs sit near the head: scan only up to the last of them, then close the gap by
-        // moving the jobs passed over forward (the head index moves; nothing shifts the whole list)
-        const kept: JobState[] = []
-        let found = 0
-        let i = this.#head
-        for (; i < pending.length && found < admitted.length; i++) {
-          const p = pending[i]!
-          if (p.launching) found++
-          else {
-            if (p.spec.index < maxIndex) p.bypassed++
-            kept.push(p)
-          }
-        }
-        this.#head = i - kept.length
-        for (let k = 0; k < kept.length; k++) pending[this.#head + k] = kept[k]!
-        if (this.#head > 4096 && this.#head * 2 > pending.length) {
-          this.#pending = pending.slice(this.#head)
-          this.#head = 0
-        }
-        for (const a of admitted) {
-          a.launching = false
-          if (a.spec.resources.length > 0) this.#pendingLocked--
-          this.#launch(a, this.#runner instanceof FunctionRunner ? this.#extras(a) : [])
-        }
-      }
+    if (!this.#paused && this.#stopping === false && pending.length > this.#head) {
+      if (this.#running < this.#slots.length) this.#launchFree()
+      // the launcher's queues are topped up whether or not a slot was free: a slot that keeps its
+      // queue never waits for the boss between two commands
       if (this.#pipeline && this.#runner instanceof LauncherRunner) this.#topUp()
     }
     this.#maybeFinish()
+  }
+
+  /** Starts what the scheduler picks on the free slots. */
+  #launchFree(): void {
+    const pending = this.#pending
+    const freeSlots = this.#slots.length - this.#running
+    // the scheduler sees a window of the head of the pending list (bounded work per launch)
+    const window = pending.slice(this.#head, this.#head + LOOKAHEAD)
+    const candidates =
+      this.#pendingLocked === 0 && this.#held.size === 0
+        ? window
+        : window.filter((p) => !p.spec.resources.some((r) => this.#held.has(r)))
+    const running = this.#slots
+      .filter((s): s is JobState => s !== undefined)
+      .map((s) => ({ spec: s.spec, slot: s.slot! }))
+    const picked = this.#scheduler.launchable(candidates, running, {
+      slots: this.#slots.length,
+      freeSlots,
+      heldResources: this.#held,
+    }) as readonly JobState[]
+    const admitted = admit(picked, this.#isPending, this.#held, freeSlots) as JobState[]
+    if (admitted.length > 0) {
+      for (const a of admitted) a.launching = true
+      let maxIndex = -1
+      for (const a of admitted) maxIndex = Math.max(maxIndex, a.spec.index)
+      // launched jobs sit near the head: scan only up to the last of them, then close the gap by
+      // moving the jobs passed over forward (the head index moves; nothing shifts the whole list)
+      const kept: JobState[] = []
+      let found = 0
+      let i = this.#head
+      for (; i < pending.length && found < admitted.length; i++) {
+        const p = pending[i]!
+        if (p.launching) found++
+        else {
+          if (p.spec.index < maxIndex) p.bypassed++
+          kept.push(p)
+        }
+      }
+      this.#head = i - kept.length
+      for (let k = 0; k < kept.length; k++) pending[this.#head + k] = kept[k]!
+      if (this.#head > 4096 && this.#head * 2 > pending.length) {
+        this.#pending = pending.slice(this.#head)
+        this.#head = 0
+      }
+      for (const a of admitted) {
+        a.launching = false
+        if (a.spec.resources.length > 0) this.#pendingLocked--
+        this.#launch(a, this.#runner instanceof FunctionRunner ? this.#extras(a) : [])
+      }
+    }
   }
 
   /**
@@ -467,7 +470,8 @@ export class Boss<R = unknown> {
     for (let slot = 0; slot < this.#slots.length; slot++) {
       const running = this.#slots[slot]
       const q = this.#queued[slot]!
-      if (running === undefined || !chunkable(running) || q.length >= room) continue
+      // topped up once down to half (the launcher reports then too): one write for several commands
+      if (running === undefined || !chunkable(running) || q.length > room >> 1) continue
       for (const st of this.#take(room - q.length)) {
         st.slot = slot
         q.push(st)

@@ -48,19 +48,31 @@ POSIX::sigprocmask(POSIX::SIG_BLOCK(), $stop);
 pipe(my $wake_r, my $wake_w) or die "pipe: $!";
 for ($wake_r, $wake_w) { fcntl($_, Fcntl::F_SETFL(), Fcntl::O_NONBLOCK()) }
 $SIG{CHLD} = sub { syswrite($wake_w, 'c') };
-my (%kids, %slotof, %busy, %queue, %files); my $buf = ''; my $w = '';
+my (%kids, %slotof, %busy, %queue, %files, %hi); my $buf = ''; my $w = '';
+# what the boss is told waits while the slots' queues are deep enough (at most HOLD seconds): it hears
+# of several ends and starts in one read, and tops the queues up in one write
+my $HOLD = 0.005; my $since; my $urgent = 0;
 my $sel = IO::Select->new(\*STDIN, $wake_r);
 sub dec { my $h = shift; return $h eq '-' ? '' : pack('H*', $h) }
 sub now { sprintf('%.3f', Time::HiRes::time() * 1000) }
-sub flush_out { while (length $w) { my $n = syswrite(STDOUT, $w); if (!defined $n) { next if $!{EINTR}; exit 1 } substr($w, 0, $n) = '' } }
+sub report { $since //= Time::HiRes::time(); $w .= shift }
+sub queued { my $q = $queue{shift()}; return $q ? scalar @$q : 0 }
+# the boss must hear now when a slot's queue is down to half of what it was at the last report
+sub check { my $slot = shift; my $n = queued($slot); $urgent = 1 if $n <= int(($hi{$slot} // 0) / 2) }
+sub bye { kill 'KILL', -$_ for keys %kids; exit 0 }
+sub flush_out {
+  while (length $w) { my $n = syswrite(STDOUT, $w); if (!defined $n) { next if $!{EINTR}; bye() } substr($w, 0, $n) = '' }
+  undef $since; $urgent = 0; $hi{$_} = queued($_) for keys %hi;
+}
+sub flush { flush_out() if length $w && ($urgent || Time::HiRes::time() - $since >= $HOLD) }
 sub start {
   my ($slot, $id, $cwd, $out, $err, $env, $argv) = @_;
   my $t = now();
   my $pid = fork;
-  if (!defined $pid) { $w .= "E $id -1 $t 0 0\n"; return 0 }
+  if (!defined $pid) { report("E $id -1 $t 0 0\n"); $urgent = 1; return 0 }
   if ($pid == 0) {
     POSIX::setpgid(0, 0);
-    $SIG{CHLD} = 'DEFAULT';
+    $SIG{CHLD} = 'DEFAULT'; $SIG{PIPE} = 'DEFAULT';
     POSIX::sigprocmask(POSIX::SIG_UNBLOCK(), $stop);
     open(STDIN, '<', '/dev/null'); open(STDOUT, '>', $out); open(STDERR, '>', $err);
     if ($cwd ne '' && !chdir($cwd)) { print STDERR "taskos: cannot run: chdir $cwd: $!\n"; POSIX::_exit(255) }
@@ -70,7 +82,7 @@ sub start {
   }
   POSIX::setpgid($pid, $pid);
   $kids{$pid} = $id; $slotof{$pid} = $slot; $files{$pid} = [$out, $err]; $busy{$slot} = 1;
-  $w .= "S $id $pid $t\n";
+  report("S $id $pid $t\n");
   return 1;
 }
 sub next_of { my $slot = shift; my $q = $queue{$slot} or return; while (@$q) { return if start($slot, @{ shift @$q }) } }
@@ -81,7 +93,8 @@ sub reap {
     next unless defined $id;
     delete $busy{$slot};
     next_of($slot);
-    $w .= "E $id $st $t " . ((-s $f->[0]) || 0) . ' ' . ((-s $f->[1]) || 0) . "\n";
+    report("E $id $st $t " . ((-s $f->[0]) || 0) . ' ' . ((-s $f->[1]) || 0) . "\n");
+    check($slot);
   }
 }
 sub run {
@@ -89,7 +102,8 @@ sub run {
   exit 0 if $op eq 'q';
   if ($op eq 'D') {
     my $id = $f[0];
-    for my $q (values %queue) { for my $i (0 .. $#$q) { if ($q->[$i][0] eq $id) { splice(@$q, $i, 1); $w .= "E $id -2 " . now() . " 0 0\n"; return } } }
+    for my $q (values %queue) { for my $i (0 .. $#$q) { if ($q->[$i][0] eq $id) { splice(@$q, $i, 1); report("E $id -2 " . now() . " 0 0\n"); $urgent = 1; return } } }
+    $urgent = 1 if length $w; # the boss is stopping a job that has started meanwhile: it needs its pid
     return;
   }
   return unless $op eq 'R';
@@ -97,22 +111,27 @@ sub run {
   my @env = map { dec($_) } splice(@rest, 0, $nenv);
   my @argv = map { dec($_) } @rest;
   my @job = ($id, dec($cwd), dec($out), dec($err), \@env, \@argv);
-  if ($busy{$slot}) { push @{ $queue{$slot} }, \@job } else { start($slot, @job) || next_of($slot) }
+  if ($busy{$slot}) {
+    push @{ $queue{$slot} }, \@job;
+    my $n = queued($slot); $hi{$slot} = $n if $n > ($hi{$slot} // 0);
+  } else { start($slot, @job) || next_of($slot); $urgent = 1 }
 }
+$SIG{PIPE} = 'IGNORE'; # a write to a boss that is gone fails (bye: its jobs are killed)
 while (1) {
-  reap(); flush_out();
-  my @r = $sel->can_read(0.2);
+  reap(); flush();
+  my $wait = length $w ? $since + $HOLD - Time::HiRes::time() : 0.2;
+  my @r = $sel->can_read($wait > 0 ? $wait : 0);
   my $input = grep { $_ != $wake_r } @r;
   sysread($wake_r, my $junk, 4096) if @r > $input;
-  reap(); flush_out();
+  reap(); flush();
   next unless $input;
   my $n = sysread(STDIN, $buf, 65536, length $buf);
   if (!defined $n) { next if $!{EINTR}; last }
   last if $n == 0;
   while ($buf =~ s/^([^\n]*)\n//) { run($1) }
-  flush_out();
+  flush();
 }
-kill 'KILL', -$_ for keys %kids;
+bye();
 `
 
 let perlPath: string | null | undefined
