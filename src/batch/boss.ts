@@ -68,8 +68,8 @@ const MAX_CHUNK = 256
  * Command pipelining: a slot's commands queued in the launcher take about this long together (a
  * command costs a fork and an exec, so even `true` takes a millisecond or more), at most MAX_QUEUED.
  */
-const QUEUE_BUDGET_MS = 20
-const MAX_QUEUED = 8
+const QUEUE_BUDGET_MS = 100
+const MAX_QUEUED = 64
 
 /**
  * The boss of a batch: give it instructions (`add`, any time until `end`), it runs them on workers

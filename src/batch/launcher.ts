@@ -51,7 +51,7 @@ $SIG{CHLD} = sub { syswrite($wake_w, 'c') };
 my (%kids, %slotof, %busy, %queue, %files, %hi); my $buf = ''; my $w = '';
 # what the boss is told waits while the slots' queues are deep enough (at most HOLD seconds): it hears
 # of several ends and starts in one read, and tops the queues up in one write
-my $HOLD = 0.005; my $since; my $urgent = 0;
+my $HOLD = 0.050; my $since; my $urgent = 0;
 my $sel = IO::Select->new(\*STDIN, $wake_r);
 sub dec { my $h = shift; return $h eq '-' ? '' : pack('H*', $h) }
 sub now { sprintf('%.3f', Time::HiRes::time() * 1000) }
