@@ -40,7 +40,7 @@ import { expandInstructions } from './instructions.js'
 import { JobState, byPriority, now } from './job-state.js'
 import { Journal, instructionsKey } from './journal.js'
 import type { JournalEntry } from './journal.js'
-import { LauncherRunner, findPerl } from './launcher.js'
+import { LauncherRunner, MAX_QUEUED, findPerl } from './launcher.js'
 import { Reaper } from './reaper.js'
 import type { BatchEvent, BatchReport, BatchSummary, JobStatus } from './report.js'
 import { reportError } from './report.js'
@@ -69,7 +69,6 @@ const MAX_CHUNK = 256
  * command costs a fork and an exec, so even `true` takes a millisecond or more), at most MAX_QUEUED.
  */
 const QUEUE_BUDGET_MS = 100
-const MAX_QUEUED = 64
 
 /**
  * The boss of a batch: give it instructions (`add`, any time until `end`), it runs them on workers

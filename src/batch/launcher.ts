@@ -154,18 +154,30 @@ export function findPerl(): string | null {
 const hex = (s: string): string => (s === '' ? '-' : Buffer.from(s, 'utf8').toString('hex'))
 
 /**
+ * The most commands the boss hands one slot at once beyond its running one (the launcher's queue
+ * for the slot; see Boss).
+ */
+export const MAX_QUEUED = 64
+
+/**
  * Output files of a slot, used in turn: more than the jobs the boss ever hands one slot at once, so
  * a job never writes into the files of one whose tail is still to be read.
  */
-const RING = 32
+const RING = 2 * (MAX_QUEUED + 1)
+
+/** One pair of output files of a slot: their path without suffix, and the paths hex-encoded for the helper. */
+interface Spool {
+  readonly base: string
+  readonly wire: string
+}
 
 const SIGNALS = new Map<number, string>(Object.entries(constants.signals).map(([name, n]) => [n, name]))
 
 interface Pending {
   readonly job: JobSpec
   readonly file: string
-  /** Its output files, without the `.out` / `.err` suffix. */
-  readonly base: string
+  /** Its output files. */
+  readonly spool: Spool
   /** The helper process that runs it. */
   readonly helper: Helper
   pid: number | undefined
@@ -297,6 +309,11 @@ export class LauncherRunner implements Runner {
   readonly #jobs = new Map<number, Pending>()
   /** Jobs sent per slot so far (their output files go round the RING). */
   readonly #sent: number[] = []
+  /** Per slot, its RING of output files, made as they are first used. */
+  readonly #spools: Spool[][] = []
+  /** The last argument vector sent, hex-encoded (commands often repeat words). */
+  #lastArgs: readonly string[] = []
+  #lastWire: string[] = []
 
   constructor(
     perl: string,
@@ -355,11 +372,11 @@ export class LauncherRunner implements Runner {
       if (p.killTimer !== undefined) clearTimeout(p.killTimer)
       const status = Number(value)
       const end = this.#end(p, status, outSize !== '0', errSize !== '0')
-      p.resolve(
-        status === -2 || p.startedAt === undefined
-          ? end
-          : { ...end, startedAt: p.startedAt, endedAt: Number(ms) },
-      )
+      if (status !== -2 && p.startedAt !== undefined) {
+        end.startedAt = p.startedAt
+        end.endedAt = Number(ms)
+      }
+      p.resolve(end)
     }
   }
 
@@ -378,8 +395,8 @@ export class LauncherRunner implements Runner {
         error: new TaskosError('ERR_TASK_FAILED', `cannot fork for job ${JSON.stringify(p.job.name)}`),
       }
     const tails = {
-      stdout: out ? tail(`${p.base}.out`, this.#tailBytes) : '',
-      stderr: err ? tail(`${p.base}.err`, this.#tailBytes) : '',
+      stdout: out ? tail(`${p.spool.base}.out`, this.#tailBytes) : '',
+      stderr: err ? tail(`${p.spool.base}.err`, this.#tailBytes) : '',
     }
     const code = status >> 8
     const signo = status & 0x7f
@@ -432,15 +449,36 @@ export class LauncherRunner implements Runner {
     p.killTimer = setTimeout(() => kill(pid, 'SIGKILL'), this.#grace)
   }
 
+  #spool(slot: number, k: number): Spool {
+    const ring = (this.#spools[slot] ??= [])
+    let spool = ring[k]
+    if (spool === undefined) {
+      this.#dir ??= mkdtempSync(join(tmpdir(), 'taskos-batch-'))
+      const base = join(this.#dir, `${slot}.${k}`)
+      spool = { base, wire: `${hex(`${base}.out`)} ${hex(`${base}.err`)}` }
+      ring[k] = spool
+    }
+    return spool
+  }
+
+  /** `words` hex-encoded, space-separated (words equal to the last call's at the same place are reused). */
+  #wire(words: readonly string[]): string {
+    const last = this.#lastArgs
+    const wire = this.#lastWire
+    for (let i = 0; i < words.length; i++) if (words[i] !== last[i]) wire[i] = hex(words[i]!)
+    wire.length = words.length
+    this.#lastArgs = words
+    return wire.join(' ')
+  }
+
   start(job: JobSpec, info: JobInfo): RunHandle {
     const line = expandCommand(this.#template, job.instructions, job.name)
     let argv = [line.file, ...line.args]
     if (this.#bind !== undefined) argv = ['taskset', '-c', String(info.slot % this.#bind), ...argv]
-    this.#dir ??= mkdtempSync(join(tmpdir(), 'taskos-batch-'))
     const sent = (this.#sent[info.slot] ?? 0) + 1
     this.#sent[info.slot] = sent
-    const base = join(this.#dir, `${info.slot}.${sent % RING}`)
-    const env = Object.entries(line.env ?? {}).map(([k, v]) => `${k}=${v}`)
+    const spool = this.#spool(info.slot, sent % RING)
+    const env = line.env === undefined ? [] : Object.entries(line.env).map(([k, v]) => `${k}=${v}`)
     const id = ++this.#seq
     let resolve!: (end: RunEnd) => void
     const end = new Promise<RunEnd>((r) => (resolve = r))
@@ -448,7 +486,7 @@ export class LauncherRunner implements Runner {
     const p: Pending = {
       job,
       file: line.file,
-      base,
+      spool,
       helper,
       pid: undefined,
       startedAt: undefined,
@@ -459,7 +497,7 @@ export class LauncherRunner implements Runner {
     this.#jobs.set(id, p)
     if (this.#jobs.size === 1) this.#ref(true)
     helper.send(
-      `R ${id} ${info.slot} ${hex(line.cwd ?? '')} ${hex(`${base}.out`)} ${hex(`${base}.err`)} ${env.length} ${[...env, ...argv].map(hex).join(' ')}\n`,
+      `R ${id} ${info.slot} ${hex(line.cwd ?? '')} ${spool.wire} ${env.length} ${this.#wire(env.length === 0 ? argv : [...env, ...argv])}\n`,
     )
     return {
       end,
@@ -480,6 +518,7 @@ export class LauncherRunner implements Runner {
   async #shutdown(): Promise<void> {
     const dir = this.#dir
     this.#dir = undefined
+    this.#spools.length = 0
     await Promise.all(this.#helpers.map((h) => h.shutdown()))
     if (dir !== undefined) rmSync(dir, { recursive: true, force: true })
   }
