@@ -67,6 +67,9 @@ const MAX_CHUNK = 256
 /**
  * Command pipelining: a slot's commands queued in the launcher take about this long together (a
  * command costs a fork and an exec, so even `true` takes a millisecond or more), at most MAX_QUEUED.
+ * The launcher reports ends when a queue is down to half, so the deeper the queue, the fewer times
+ * the boss wakes per command; what it costs is that a command that turns out long holds the ones
+ * queued behind it on its slot (about this long of them).
  */
 const QUEUE_BUDGET_MS = 100
 
@@ -460,7 +463,8 @@ export class Boss<R = unknown> {
   /**
    * Command pipelining: each running slot gets the next short commands queued behind its job in
    * the launcher, which starts each the moment the one before ends. They stay pending for the
-   * scheduler and the report until then (#ended_ moves the next one onto the slot).
+   * scheduler and the report until then (#ended_ moves the next one onto the slot). A queue is
+   * topped up once it is down to half (when the launcher reports), in one write.
    */
   #topUp(): void {
     const runner = this.#runner as LauncherRunner
