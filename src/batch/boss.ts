@@ -40,7 +40,7 @@ import { expandInstructions } from './instructions.js'
 import { JobState, byPriority, now } from './job-state.js'
 import { Journal, instructionsKey } from './journal.js'
 import type { JournalEntry } from './journal.js'
-import { LauncherRunner, findPerl } from './launcher.js'
+import { LauncherRunner, MAX_QUEUED, findPerl } from './launcher.js'
 import { Reaper } from './reaper.js'
 import type { BatchEvent, BatchReport, BatchSummary, JobStatus } from './report.js'
 import { reportError } from './report.js'
@@ -67,9 +67,11 @@ const MAX_CHUNK = 256
 /**
  * Command pipelining: a slot's commands queued in the launcher take about this long together (a
  * command costs a fork and an exec, so even `true` takes a millisecond or more), at most MAX_QUEUED.
+ * The launcher reports ends when a queue is down to half, so the deeper the queue, the fewer times
+ * the boss wakes per command; what it costs is that a command that turns out long holds the ones
+ * queued behind it on its slot (about this long of them).
  */
-const QUEUE_BUDGET_MS = 20
-const MAX_QUEUED = 8
+const QUEUE_BUDGET_MS = 100
 
 /**
  * The boss of a batch: give it instructions (`add`, any time until `end`), it runs them on workers
@@ -364,60 +366,63 @@ export class Boss<R = unknown> {
 
   #pump(): void {
     const pending = this.#pending
-    if (
-      !this.#paused &&
-      this.#stopping === false &&
-      pending.length > this.#head &&
-      this.#running < this.#slots.length
-    ) {
-      const freeSlots = this.#slots.length - this.#running
-      // the scheduler sees a window of the head of the pending list (bounded work per launch)
-      const window = pending.slice(this.#head, this.#head + LOOKAHEAD)
-      const candidates =
-        this.#pendingLocked === 0 && this.#held.size === 0
-          ? window
-          : window.filter((p) => !p.spec.resources.some((r) => this.#held.has(r)))
-      const running = this.#slots
-        .filter((s): s is JobState => s !== undefined)
-        .map((s) => ({ spec: s.spec, slot: s.slot! }))
-      const picked = this.#scheduler.launchable(candidates, running, {
-        slots: this.#slots.length,
-        freeSlots,
-        heldResources: this.#held,
-      }) as readonly JobState[]
-      const admitted = admit(picked, this.#isPending, this.#held, freeSlots) as JobState[]
-      if (admitted.length > 0) {
-        for (const a of admitted) a.launching = true
-        let maxIndex = -1
-        for (const a of admitted) maxIndex = Math.max(maxIndex, a.spec.index)
-        // launched jobs sit near the head: scan only up to the last of them, then close the gap by
-        // moving the jobs passed over forward (the head index moves; nothing shifts the whole list)
-        const kept: JobState[] = []
-        let found = 0
-        let i = this.#head
-        for (; i < pending.length && found < admitted.length; i++) {
-          const p = pending[i]!
-          if (p.launching) found++
-          else {
-            if (p.spec.index < maxIndex) p.bypassed++
-            kept.push(p)
-          }
-        }
-        this.#head = i - kept.length
-        for (let k = 0; k < kept.length; k++) pending[this.#head + k] = kept[k]!
-        if (this.#head > 4096 && this.#head * 2 > pending.length) {
-          this.#pending = pending.slice(this.#head)
-          this.#head = 0
-        }
-        for (const a of admitted) {
-          a.launching = false
-          if (a.spec.resources.length > 0) this.#pendingLocked--
-          this.#launch(a, this.#runner instanceof FunctionRunner ? this.#extras(a) : [])
-        }
-      }
+    if (!this.#paused && this.#stopping === false && pending.length > this.#head) {
+      if (this.#running < this.#slots.length) this.#launchFree()
+      // the launcher's queues are topped up whether or not a slot was free: a slot that keeps its
+      // queue never waits for the boss between two commands
       if (this.#pipeline && this.#runner instanceof LauncherRunner) this.#topUp()
     }
     this.#maybeFinish()
+  }
+
+  /** Starts what the scheduler picks on the free slots. */
+  #launchFree(): void {
+    const pending = this.#pending
+    const freeSlots = this.#slots.length - this.#running
+    // the scheduler sees a window of the head of the pending list (bounded work per launch)
+    const window = pending.slice(this.#head, this.#head + LOOKAHEAD)
+    const candidates =
+      this.#pendingLocked === 0 && this.#held.size === 0
+        ? window
+        : window.filter((p) => !p.spec.resources.some((r) => this.#held.has(r)))
+    const running = this.#slots
+      .filter((s): s is JobState => s !== undefined)
+      .map((s) => ({ spec: s.spec, slot: s.slot! }))
+    const picked = this.#scheduler.launchable(candidates, running, {
+      slots: this.#slots.length,
+      freeSlots,
+      heldResources: this.#held,
+    }) as readonly JobState[]
+    const admitted = admit(picked, this.#isPending, this.#held, freeSlots) as JobState[]
+    if (admitted.length > 0) {
+      for (const a of admitted) a.launching = true
+      let maxIndex = -1
+      for (const a of admitted) maxIndex = Math.max(maxIndex, a.spec.index)
+      // launched jobs sit near the head: scan only up to the last of them, then close the gap by
+      // moving the jobs passed over forward (the head index moves; nothing shifts the whole list)
+      const kept: JobState[] = []
+      let found = 0
+      let i = this.#head
+      for (; i < pending.length && found < admitted.length; i++) {
+        const p = pending[i]!
+        if (p.launching) found++
+        else {
+          if (p.spec.index < maxIndex) p.bypassed++
+          kept.push(p)
+        }
+      }
+      this.#head = i - kept.length
+      for (let k = 0; k < kept.length; k++) pending[this.#head + k] = kept[k]!
+      if (this.#head > 4096 && this.#head * 2 > pending.length) {
+        this.#pending = pending.slice(this.#head)
+        this.#head = 0
+      }
+      for (const a of admitted) {
+        a.launching = false
+        if (a.spec.resources.length > 0) this.#pendingLocked--
+        this.#launch(a, this.#runner instanceof FunctionRunner ? this.#extras(a) : [])
+      }
+    }
   }
 
   /**
@@ -458,7 +463,8 @@ export class Boss<R = unknown> {
   /**
    * Command pipelining: each running slot gets the next short commands queued behind its job in
    * the launcher, which starts each the moment the one before ends. They stay pending for the
-   * scheduler and the report until then (#ended_ moves the next one onto the slot).
+   * scheduler and the report until then (#ended_ moves the next one onto the slot). A queue is
+   * topped up once it is down to half (when the launcher reports), in one write.
    */
   #topUp(): void {
     const runner = this.#runner as LauncherRunner
@@ -467,7 +473,8 @@ export class Boss<R = unknown> {
     for (let slot = 0; slot < this.#slots.length; slot++) {
       const running = this.#slots[slot]
       const q = this.#queued[slot]!
-      if (running === undefined || !chunkable(running) || q.length >= room) continue
+      // topped up once down to half (the launcher reports then too): one write for several commands
+      if (running === undefined || !chunkable(running) || q.length > room >> 1) continue
       for (const st of this.#take(room - q.length)) {
         st.slot = slot
         q.push(st)

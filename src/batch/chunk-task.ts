@@ -32,7 +32,8 @@ export type ChunkOutcome =
 
 type Body = (t: TaskContext, instructions: Instructions, info: JobInfo) => unknown
 
-const now = (): number => performance.timeOrigin + performance.now()
+const origin = performance.timeOrigin
+const now = (): number => origin + performance.now()
 
 function isThenable(x: unknown): x is PromiseLike<unknown> {
   return (

@@ -7,8 +7,9 @@
  *
  * The helper blocks SIGINT/SIGTERM/SIGHUP (a Ctrl-C reaches its process group too: it must live on
  * while the boss drains); a job unblocks them just before exec, so a signal sent to a job that has
- * not exec'd yet is delivered, not lost. Each job runs in its own process group (`setpgid`), stdin from /dev/null, stdout and stderr
- * spooled to files of the slot (a few in turn, truncated per job; the report keeps the tail), in `cwd`, with
+ * not exec'd yet is delivered, not lost. Each job runs in its own process group (`setpgid`), stdin
+ * from /dev/null, stdout and stderr spooled to a pair of files of its slot (truncated per job: the
+ * helper reads their tails when it reaps the job, before the slot's next one starts), in `cwd`, with
  * the extra `env`. Used when `perl` is on the PATH (it is in every Debian/Ubuntu base image); the
  * spawn-based runner is the fallback.
  *
@@ -20,16 +21,19 @@
  * - to the helper: `R <id> <slot> <cwd> <out> <err> <nenv> <K=V>… <argv>…` run a job (or queue it
  *   behind the slot's running job); `D <id>` drop a queued job that has not started; `q` quit.
  * - from it: `S <id> <pid> <ms>` started; `E <id> <status> <ms> <out> <err>` ended (the raw wait
- *   status; -1: fork failed; -2: dropped before it started; then the sizes of its stdout and stderr
- *   files, so that empty ones are not read); `<ms>` is the time, in ms since the epoch. The helper
- *   writes what it has to say once per loop (a job's end and the next one's start together).
+ *   status; -1: fork failed; -2: dropped before it started; then the last `tailBytes` of its stdout
+ *   and stderr); `<ms>` is the time, in ms since the epoch.
+ * The helper writes what it has to say in batches: at once when a slot's job starts or ends with
+ * the slot's queue down to half of what it held at the last report (or empty), when a dropped job
+ * is answered, and otherwise within 50 ms. So the boss wakes once for several short commands, and
+ * tops up a slot's queue in one write.
  * A child that cannot exec writes `taskos: cannot run …` to its stderr file and exits 255.
  * @module
  */
 import { spawn } from 'node:child_process'
 import type { ChildProcessByStdio } from 'node:child_process'
 import type { Readable, Writable } from 'node:stream'
-import { closeSync, existsSync, fstatSync, mkdtempSync, openSync, readSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { availableParallelism, constants, tmpdir } from 'node:os'
 import { delimiter, join } from 'node:path'
 import { CancelledError, TaskosError, WorkerCrashedError } from '../kernel/index.js'
@@ -48,19 +52,31 @@ POSIX::sigprocmask(POSIX::SIG_BLOCK(), $stop);
 pipe(my $wake_r, my $wake_w) or die "pipe: $!";
 for ($wake_r, $wake_w) { fcntl($_, Fcntl::F_SETFL(), Fcntl::O_NONBLOCK()) }
 $SIG{CHLD} = sub { syswrite($wake_w, 'c') };
-my (%kids, %slotof, %busy, %queue, %files); my $buf = ''; my $w = '';
+my (%kids, %slotof, %busy, %queue, %files, %hi); my $buf = ''; my $w = '';
+# what the boss is told waits while the slots' queues are deep enough (at most HOLD seconds): it hears
+# of several ends and starts in one read, and tops the queues up in one write
+my $HOLD = 0.050; my $since; my $urgent = 0; my $TAIL = $ARGV[0] // 4096;
 my $sel = IO::Select->new(\*STDIN, $wake_r);
 sub dec { my $h = shift; return $h eq '-' ? '' : pack('H*', $h) }
 sub now { sprintf('%.3f', Time::HiRes::time() * 1000) }
-sub flush_out { while (length $w) { my $n = syswrite(STDOUT, $w); if (!defined $n) { next if $!{EINTR}; exit 1 } substr($w, 0, $n) = '' } }
+sub report { $since //= Time::HiRes::time(); $w .= shift }
+sub queued { my $q = $queue{shift()}; return $q ? scalar @$q : 0 }
+# the boss must hear now when a slot's queue is down to half of what it was at the last report
+sub check { my $slot = shift; my $n = queued($slot); $urgent = 1 if $n <= int(($hi{$slot} // 0) / 2) }
+sub bye { kill 'KILL', -$_ for keys %kids; exit 0 }
+sub flush_out {
+  while (length $w) { my $n = syswrite(STDOUT, $w); if (!defined $n) { next if $!{EINTR}; bye() } substr($w, 0, $n) = '' }
+  undef $since; $urgent = 0; $hi{$_} = queued($_) for keys %hi;
+}
+sub flush { flush_out() if length $w && ($urgent || Time::HiRes::time() - $since >= $HOLD) }
 sub start {
   my ($slot, $id, $cwd, $out, $err, $env, $argv) = @_;
   my $t = now();
   my $pid = fork;
-  if (!defined $pid) { $w .= "E $id -1 $t 0 0\n"; return 0 }
+  if (!defined $pid) { report("E $id -1 $t - -\n"); $urgent = 1; return 0 }
   if ($pid == 0) {
     POSIX::setpgid(0, 0);
-    $SIG{CHLD} = 'DEFAULT';
+    $SIG{CHLD} = 'DEFAULT'; $SIG{PIPE} = 'DEFAULT';
     POSIX::sigprocmask(POSIX::SIG_UNBLOCK(), $stop);
     open(STDIN, '<', '/dev/null'); open(STDOUT, '>', $out); open(STDERR, '>', $err);
     if ($cwd ne '' && !chdir($cwd)) { print STDERR "taskos: cannot run: chdir $cwd: $!\n"; POSIX::_exit(255) }
@@ -70,18 +86,28 @@ sub start {
   }
   POSIX::setpgid($pid, $pid);
   $kids{$pid} = $id; $slotof{$pid} = $slot; $files{$pid} = [$out, $err]; $busy{$slot} = 1;
-  $w .= "S $id $pid $t\n";
+  report("S $id $pid $t\n");
   return 1;
 }
 sub next_of { my $slot = shift; my $q = $queue{$slot} or return; while (@$q) { return if start($slot, @{ shift @$q }) } }
+# the last TAIL bytes of an output file, hex-encoded ('-' when empty)
+sub tail {
+  my $f = shift; my $n = -s $f; return '-' unless $n && $TAIL > 0;
+  my $k = $n < $TAIL ? $n : $TAIL; my $b = '';
+  open(my $h, '<', $f) or return '-'; seek($h, $n - $k, 0); read($h, $b, $k); close($h);
+  return length $b ? unpack('H*', $b) : '-';
+}
 sub reap {
   while ((my $pid = waitpid(-1, POSIX::WNOHANG())) > 0) {
     my $t = now(); my $st = $?;
     my $id = delete $kids{$pid}; my $slot = delete $slotof{$pid}; my $f = delete $files{$pid};
     next unless defined $id;
     delete $busy{$slot};
+    # the tails are read before the slot's next job truncates its files
+    my $end = "E $id $st $t " . tail($f->[0]) . ' ' . tail($f->[1]) . "\n";
     next_of($slot);
-    $w .= "E $id $st $t " . ((-s $f->[0]) || 0) . ' ' . ((-s $f->[1]) || 0) . "\n";
+    report($end);
+    check($slot);
   }
 }
 sub run {
@@ -89,7 +115,8 @@ sub run {
   exit 0 if $op eq 'q';
   if ($op eq 'D') {
     my $id = $f[0];
-    for my $q (values %queue) { for my $i (0 .. $#$q) { if ($q->[$i][0] eq $id) { splice(@$q, $i, 1); $w .= "E $id -2 " . now() . " 0 0\n"; return } } }
+    for my $q (values %queue) { for my $i (0 .. $#$q) { if ($q->[$i][0] eq $id) { splice(@$q, $i, 1); report("E $id -2 " . now() . " - -\n"); $urgent = 1; return } } }
+    $urgent = 1 if length $w; # the boss is stopping a job that has started meanwhile: it needs its pid
     return;
   }
   return unless $op eq 'R';
@@ -97,22 +124,27 @@ sub run {
   my @env = map { dec($_) } splice(@rest, 0, $nenv);
   my @argv = map { dec($_) } @rest;
   my @job = ($id, dec($cwd), dec($out), dec($err), \@env, \@argv);
-  if ($busy{$slot}) { push @{ $queue{$slot} }, \@job } else { start($slot, @job) || next_of($slot) }
+  if ($busy{$slot}) {
+    push @{ $queue{$slot} }, \@job;
+    my $n = queued($slot); $hi{$slot} = $n if $n > ($hi{$slot} // 0);
+  } else { start($slot, @job) || next_of($slot); $urgent = 1 }
 }
+$SIG{PIPE} = 'IGNORE'; # a write to a boss that is gone fails (bye: its jobs are killed)
 while (1) {
-  reap(); flush_out();
-  my @r = $sel->can_read(0.2);
+  reap(); flush();
+  my $wait = length $w ? $since + $HOLD - Time::HiRes::time() : 0.2;
+  my @r = $sel->can_read($wait > 0 ? $wait : 0);
   my $input = grep { $_ != $wake_r } @r;
   sysread($wake_r, my $junk, 4096) if @r > $input;
-  reap(); flush_out();
+  reap(); flush();
   next unless $input;
   my $n = sysread(STDIN, $buf, 65536, length $buf);
   if (!defined $n) { next if $!{EINTR}; last }
   last if $n == 0;
   while ($buf =~ s/^([^\n]*)\n//) { run($1) }
-  flush_out();
+  flush();
 }
-kill 'KILL', -$_ for keys %kids;
+bye();
 `
 
 let perlPath: string | null | undefined
@@ -133,20 +165,19 @@ export function findPerl(): string | null {
 }
 
 const hex = (s: string): string => (s === '' ? '-' : Buffer.from(s, 'utf8').toString('hex'))
+const unhex = (h: string): string => (h === '-' ? '' : Buffer.from(h, 'hex').toString('utf8'))
 
 /**
- * Output files of a slot, used in turn: more than the jobs the boss ever hands one slot at once, so
- * a job never writes into the files of one whose tail is still to be read.
+ * The most commands the boss hands one slot at once beyond its running one (the launcher's queue
+ * for the slot; see Boss).
  */
-const RING = 32
+export const MAX_QUEUED = 64
 
 const SIGNALS = new Map<number, string>(Object.entries(constants.signals).map(([name, n]) => [n, name]))
 
 interface Pending {
   readonly job: JobSpec
   readonly file: string
-  /** Its output files, without the `.out` / `.err` suffix. */
-  readonly base: string
   /** The helper process that runs it. */
   readonly helper: Helper
   pid: number | undefined
@@ -154,22 +185,6 @@ interface Pending {
   cancelled: unknown
   killTimer: NodeJS.Timeout | undefined
   resolve(end: RunEnd): void
-}
-
-function tail(path: string, max: number): string {
-  let fd: number | undefined
-  try {
-    fd = openSync(path, 'r')
-    const size = fstatSync(fd).size
-    const n = Math.min(size, max)
-    const b = Buffer.alloc(n)
-    readSync(fd, b, 0, n, size - n)
-    return b.toString('utf8')
-  } catch {
-    return ''
-  } finally {
-    if (fd !== undefined) closeSync(fd)
-  }
 }
 
 function kill(pgid: number, signal: NodeJS.Signals): void {
@@ -189,6 +204,7 @@ type HelperProcess = ChildProcessByStdio<Writable, Readable, null>
  */
 class Helper {
   readonly #perl: string
+  readonly #tailBytes: number
   readonly #onLine: (line: string) => void
   readonly #onExit: (helper: Helper, code: number | null, signal: NodeJS.Signals | null) => void
   child: HelperProcess | undefined
@@ -197,10 +213,12 @@ class Helper {
 
   constructor(
     perl: string,
+    tailBytes: number,
     onLine: (line: string) => void,
     onExit: (helper: Helper, code: number | null, signal: NodeJS.Signals | null) => void,
   ) {
     this.#perl = perl
+    this.#tailBytes = tailBytes
     this.#onLine = onLine
     this.#onExit = onExit
   }
@@ -208,7 +226,9 @@ class Helper {
   /** The running process, started when there is none. */
   process(): HelperProcess {
     if (this.child !== undefined) return this.child
-    const child = spawn(this.#perl, ['-e', SCRIPT], { stdio: ['pipe', 'pipe', 'inherit'] })
+    const child = spawn(this.#perl, ['-e', SCRIPT, String(this.#tailBytes)], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    })
     child.stdout.setEncoding('utf8')
     child.stdout.on('data', (chunk: string) => {
       this.#buf += chunk
@@ -269,15 +289,17 @@ class Helper {
 /** @internal command jobs through the Perl launcher: slot i is served by helper i mod cores. */
 export class LauncherRunner implements Runner {
   readonly #template: CommandTemplate
-  readonly #tailBytes: number
   readonly #grace: number
   readonly #bind: number | undefined
   readonly #helpers: Helper[]
   #dir: string | undefined
   #seq = 0
   readonly #jobs = new Map<number, Pending>()
-  /** Jobs sent per slot so far (their output files go round the RING). */
-  readonly #sent: number[] = []
+  /** Per slot, its output files (hex-encoded, as sent to the helper), made when first used. */
+  readonly #spools: string[] = []
+  /** The last argument vector sent, hex-encoded (commands often repeat words). */
+  #lastArgs: readonly string[] = []
+  #lastWire: string[] = []
 
   constructor(
     perl: string,
@@ -287,13 +309,15 @@ export class LauncherRunner implements Runner {
     bindCpus: number | undefined,
   ) {
     this.#template = template
-    this.#tailBytes = tailBytes
     this.#grace = grace
     this.#bind = bindCpus
     const onLine = (line: string): void => this.#onLine(line)
     const onExit = (helper: Helper, code: number | null, signal: NodeJS.Signals | null): void =>
       this.#onExit(helper, code, signal)
-    this.#helpers = Array.from({ length: availableParallelism() }, () => new Helper(perl, onLine, onExit))
+    this.#helpers = Array.from(
+      { length: availableParallelism() },
+      () => new Helper(perl, tailBytes, onLine, onExit),
+    )
     // the first is started now, with the boss: it is ready by the time the first job comes
     this.#helpers[0]!.process()
     this.#ref(false)
@@ -322,7 +346,7 @@ export class LauncherRunner implements Runner {
   }
 
   #onLine(line: string): void {
-    const [op, idText, value, ms, outSize, errSize] = line.split(' ')
+    const [op, idText, value, ms, out, err] = line.split(' ')
     const id = Number(idText)
     const p = this.#jobs.get(id)
     if (p === undefined) return
@@ -335,16 +359,16 @@ export class LauncherRunner implements Runner {
       if (this.#jobs.size === 0) this.#ref(false)
       if (p.killTimer !== undefined) clearTimeout(p.killTimer)
       const status = Number(value)
-      const end = this.#end(p, status, outSize !== '0', errSize !== '0')
-      p.resolve(
-        status === -2 || p.startedAt === undefined
-          ? end
-          : { ...end, startedAt: p.startedAt, endedAt: Number(ms) },
-      )
+      const end = this.#end(p, status, out ?? '-', err ?? '-')
+      if (status !== -2 && p.startedAt !== undefined) {
+        end.startedAt = p.startedAt
+        end.endedAt = Number(ms)
+      }
+      p.resolve(end)
     }
   }
 
-  #end(p: Pending, status: number, out: boolean, err: boolean): RunEnd {
+  #end(p: Pending, status: number, out: string, err: string): RunEnd {
     if (status === -2)
       return {
         status: 'cancelled',
@@ -359,8 +383,8 @@ export class LauncherRunner implements Runner {
         error: new TaskosError('ERR_TASK_FAILED', `cannot fork for job ${JSON.stringify(p.job.name)}`),
       }
     const tails = {
-      stdout: out ? tail(`${p.base}.out`, this.#tailBytes) : '',
-      stderr: err ? tail(`${p.base}.err`, this.#tailBytes) : '',
+      stdout: unhex(out),
+      stderr: unhex(err),
     }
     const code = status >> 8
     const signo = status & 0x7f
@@ -413,15 +437,33 @@ export class LauncherRunner implements Runner {
     p.killTimer = setTimeout(() => kill(pid, 'SIGKILL'), this.#grace)
   }
 
+  #spool(slot: number): string {
+    let spool = this.#spools[slot]
+    if (spool === undefined) {
+      this.#dir ??= mkdtempSync(join(tmpdir(), 'taskos-batch-'))
+      const base = join(this.#dir, String(slot))
+      spool = `${hex(`${base}.out`)} ${hex(`${base}.err`)}`
+      this.#spools[slot] = spool
+    }
+    return spool
+  }
+
+  /** `words` hex-encoded, space-separated (words equal to the last call's at the same place are reused). */
+  #wire(words: readonly string[]): string {
+    const last = this.#lastArgs
+    const wire = this.#lastWire
+    for (let i = 0; i < words.length; i++) if (words[i] !== last[i]) wire[i] = hex(words[i]!)
+    wire.length = words.length
+    this.#lastArgs = words
+    return wire.join(' ')
+  }
+
   start(job: JobSpec, info: JobInfo): RunHandle {
     const line = expandCommand(this.#template, job.instructions, job.name)
     let argv = [line.file, ...line.args]
     if (this.#bind !== undefined) argv = ['taskset', '-c', String(info.slot % this.#bind), ...argv]
-    this.#dir ??= mkdtempSync(join(tmpdir(), 'taskos-batch-'))
-    const sent = (this.#sent[info.slot] ?? 0) + 1
-    this.#sent[info.slot] = sent
-    const base = join(this.#dir, `${info.slot}.${sent % RING}`)
-    const env = Object.entries(line.env ?? {}).map(([k, v]) => `${k}=${v}`)
+    const spool = this.#spool(info.slot)
+    const env = line.env === undefined ? [] : Object.entries(line.env).map(([k, v]) => `${k}=${v}`)
     const id = ++this.#seq
     let resolve!: (end: RunEnd) => void
     const end = new Promise<RunEnd>((r) => (resolve = r))
@@ -429,7 +471,6 @@ export class LauncherRunner implements Runner {
     const p: Pending = {
       job,
       file: line.file,
-      base,
       helper,
       pid: undefined,
       startedAt: undefined,
@@ -440,7 +481,7 @@ export class LauncherRunner implements Runner {
     this.#jobs.set(id, p)
     if (this.#jobs.size === 1) this.#ref(true)
     helper.send(
-      `R ${id} ${info.slot} ${hex(line.cwd ?? '')} ${hex(`${base}.out`)} ${hex(`${base}.err`)} ${env.length} ${[...env, ...argv].map(hex).join(' ')}\n`,
+      `R ${id} ${info.slot} ${hex(line.cwd ?? '')} ${spool} ${env.length} ${this.#wire(env.length === 0 ? argv : [...env, ...argv])}\n`,
     )
     return {
       end,
@@ -461,6 +502,7 @@ export class LauncherRunner implements Runner {
   async #shutdown(): Promise<void> {
     const dir = this.#dir
     this.#dir = undefined
+    this.#spools.length = 0
     await Promise.all(this.#helpers.map((h) => h.shutdown()))
     if (dir !== undefined) rmSync(dir, { recursive: true, force: true })
   }

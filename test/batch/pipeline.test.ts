@@ -108,6 +108,21 @@ describe('batch: pipelining', { timeout: LIMIT }, () => {
     assert.ok(peakOverlap(all.jobs, () => 1) <= 2)
     slotGaps(all)
 
+    // each job's own output and exit code, though the launcher reports several ends at once and a
+    // slot's jobs share its output files
+    const echoed = await done(
+      batch({
+        worker: { command: 'echo out-{i}; echo err-{i} >&2; exit {code}' },
+        individual: Array.from({ length: 300 }, (_, i) => ({ i, code: i % 37 === 5 ? 3 : 0 })),
+        scheduler: schedulers.maxWorkers(2),
+      }),
+    )
+    for (const j of echoed.jobs) {
+      const { i, code } = j.instructions as { i: number; code: number }
+      assert.deepEqual([j.stdout, j.stderr, j.exitCode], [`out-${i}\n`, `err-${i}\n`, code], j.name)
+    }
+    slotGaps(echoed)
+
     const boss = new Boss({ worker: { command: ['true'] }, scheduler: schedulers.maxWorkers(2) })
     boss.add({ individual: { i: Array.from({ length: 2000 }, (_, i) => i) } })
     let finished = 0
