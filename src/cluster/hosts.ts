@@ -23,6 +23,9 @@ export interface HostInfo {
   readonly freeSlots: number
   /** Tasks running there as of the last pulse. */
   readonly running: number
+  /** Tasks that ended there (done, and failed) since the node started, as of the last pulse. */
+  readonly completed: number
+  readonly failed: number
   /** CPU use (%) of the machine over the last pulse period. */
   readonly cpu: number
   /** 1, 5 and 15-minute load averages. */
@@ -129,6 +132,8 @@ export class Hosts {
       slots: p.slots,
       freeSlots: p.freeSlots,
       running: p.running,
+      completed: p.completed,
+      failed: p.failed,
       cpu: p.cpu,
       load: p.load,
       memory: p.memory,

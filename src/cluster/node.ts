@@ -259,6 +259,8 @@ export class Node {
       slots: this.#slots,
       freeSlots: Math.max(0, this.#slots - running),
       running,
+      completed: this.#completed,
+      failed: this.#failed,
       ...this.#status,
       tags: this.#tags,
       maxMemory: this.#memory,

@@ -176,6 +176,9 @@ export interface Pulse {
   readonly slots: number
   readonly freeSlots: number
   readonly running: number
+  /** Tasks that ended there since the node started: done, and failed (their code threw). */
+  readonly completed: number
+  readonly failed: number
   readonly cpu: number
   readonly load: readonly number[]
   readonly memory: { readonly total: number; readonly free: number }

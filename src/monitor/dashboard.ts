@@ -117,7 +117,7 @@ function renderHosts(snapshot) {
     if (!s.hosts) continue
     const table = el('table', { 'data-hosts': name })
     const head = el('tr')
-    for (const t of ['node (' + name + ')', 'state', 'slots', 'free', 'running', 'CPU %', 'load', 'memory free', 'tags']) head.append(el('th', { text: t }))
+    for (const t of ['node (' + name + ')', 'state', 'slots', 'free', 'running', 'done', 'failed', 'CPU %', 'load', 'memory free', 'tags']) head.append(el('th', { text: t }))
     table.append(head)
     for (const host of s.hosts) {
       const row = el('tr')
@@ -125,6 +125,7 @@ function renderHosts(snapshot) {
         el('td', { text: host.name }),
         el('td', host.responsive ? { text: 'up' } : { class: 'down', text: 'down' }),
         el('td', { text: String(host.slots) }), el('td', { text: String(host.freeSlots) }), el('td', { text: String(host.running) }),
+        el('td', { text: fmt(host.completed) }), el('td', host.failed > 0 ? { class: 'down', text: fmt(host.failed) } : { text: '0' }),
         el('td', { text: fmt(host.cpu) }), el('td', { text: (host.load[0] ?? 0).toFixed(2) }),
         el('td', { text: bytes(host.memory.free) + ' / ' + bytes(host.memory.total) }),
         el('td', { text: host.tags.join(', ') }),

@@ -10,7 +10,7 @@
  * | `taskos_tasks_ended_total`          | source, kind, status      | ended since the source started           |
  * | `taskos_capacity`, `taskos_free`    | source, kind              | workers or slots; idle ones (not kernels)|
  * | `taskos_host_up`                    | source, host              | 1 while the node pulses, else 0          |
- * | `taskos_host_slots`, `…_free_slots`, `…_running` | source, host | the node's last pulse                 |
+ * | `taskos_host_slots`, `…_free_slots`, `…_running`, `…_completed`, `…_failed` | source, host | the node's last pulse |
  * | `taskos_host_cpu_percent`, `taskos_host_load1` | source, host | machine CPU use and 1-minute load        |
  * | `taskos_host_memory_bytes`, `taskos_host_disk_bytes` | source, host, state (total, free) |  |
  *
@@ -89,6 +89,8 @@ export function createMetrics(take: () => MonitorSnapshot, processMetrics: boole
   hostGauge('taskos_host_slots', 'Worker slots of the node.', (h) => h.slots)
   hostGauge('taskos_host_free_slots', 'Free slots as of the last pulse.', (h) => h.freeSlots)
   hostGauge('taskos_host_running', 'Tasks running on the node as of the last pulse.', (h) => h.running)
+  hostGauge('taskos_host_completed', 'Tasks done on the node since it started, as of the last pulse.', (h) => h.completed)
+  hostGauge('taskos_host_failed', 'Tasks that failed on the node since it started, as of the last pulse.', (h) => h.failed)
   hostGauge('taskos_host_cpu_percent', "CPU use (%) of the node's machine over the last pulse period.", (h) => h.cpu)
   hostGauge('taskos_host_load1', "1-minute load average of the node's machine.", (h) => h.load[0] ?? 0)
   const hostBytes = (name: string, help: string, pick: (h: Host) => { total: number; free: number }): void => {

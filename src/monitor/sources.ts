@@ -104,21 +104,22 @@ export function snapshot(source: MonitorSource): SourceSnapshot {
     }
   }
   if (source instanceof Cluster) {
+    // the whole cluster as its nodes' pulses tell it (every client's tasks): running, done,
+    // failed; what only this client knows: its queue, the tasks it lost with a node, cancellations
     const s = source.stats()
+    const hosts = source.hosts()
+    let running = 0
+    let done = 0
+    let failed = 0
+    for (const h of hosts) {
+      if (h.responsive) running += h.running
+      done += h.completed
+      failed += h.failed
+    }
     return {
-      summary: {
-        kind: 'cluster',
-        running: s.inflight,
-        queued: s.queued,
-        done: s.completed,
-        failed: s.failed,
-        crashed: s.crashed,
-        cancelled: s.cancelled,
-        capacity: s.slots,
-        free: s.freeSlots,
-      },
+      summary: { kind: 'cluster', running, queued: s.queued, done, failed, crashed: s.crashed, cancelled: s.cancelled, capacity: s.slots, free: s.freeSlots },
       stats: s,
-      hosts: source.hosts(),
+      hosts,
     }
   }
   const s = source.stats()

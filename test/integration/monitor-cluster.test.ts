@@ -9,7 +9,7 @@ import type { HostInfo } from '../../src/cluster/index.js'
 import { Monitor } from '../../src/monitor/index.js'
 import { startNats } from '../../src/testing/nats.js'
 import type { NatsServerHandle } from '../../src/testing/nats.js'
-import { double } from '../fixtures/cluster-tasks.js'
+import { double, fail } from '../fixtures/cluster-tasks.js'
 import { ROOT, runTsx } from '../fixtures/run-tsx.js'
 import { killAllNodes, startNode } from './cluster-helpers.js'
 
@@ -23,7 +23,10 @@ async function until(check: () => boolean | Promise<boolean>, ms: number, what: 
 
 /** `taskos <args>` from the sources, its output gathered. */
 function cli(args: string[]): { child: ChildProcess; out: () => string; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   let out = ''
   child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c))
   child.stderr.setEncoding('utf8').on('data', (c: string) => (out += c))
@@ -35,7 +38,9 @@ function cli(args: string[]): { child: ChildProcess; out: () => string; exited: 
 async function nodeListed(url: string, source: string, name: string): Promise<void> {
   await until(
     async () => {
-      const snap = (await (await fetch(`${url}api/snapshot`)).json()) as { sources: Record<string, { hosts?: HostInfo[] } | undefined> }
+      const snap = (await (await fetch(`${url}api/snapshot`)).json()) as {
+        sources: Record<string, { hosts?: HostInfo[] } | undefined>
+      }
       return snap.sources[source]?.hosts?.some((h) => h.name === name) === true
     },
     10_000,
@@ -59,24 +64,56 @@ describe('monitor: a cluster', { timeout: 90_000 }, () => {
       startNode(nats.url, 'mon-doomed', ['--slots', '1']),
     ])
     const cluster = await Cluster.connect({ servers: nats.url })
+    const worker = await Cluster.connect({ servers: nats.url }) // another client runs the tasks
     const monitor = new Monitor({ prod: cluster }, { interval: 100 })
     try {
-      await cluster.waitForHosts(2)
-      assert.equal(await (await cluster.spawn(double, [21])).join(), 42)
+      await Promise.all([cluster.waitForHosts(2), worker.waitForHosts(2)])
+      assert.deepEqual(
+        await Promise.all([1, 2, 3].map(async (x) => (await worker.spawn(double, [x])).join())),
+        [2, 4, 6],
+      )
+      assert.equal((await (await worker.spawn(fail, ['no'])).settle()).status, 'failed')
       const url = await monitor.listen()
-      const snap = (await (await fetch(`${url}api/snapshot`)).json()) as {
-        sources: { prod: { summary: { kind: string; done: number; capacity: number }; hosts: HostInfo[] } }
+      type Snap = {
+        sources: {
+          prod: {
+            summary: { kind: string; done: number; failed: number; capacity: number }
+            hosts: HostInfo[]
+          }
+        }
       }
+      const snapshot = async (): Promise<Snap> => (await (await fetch(`${url}api/snapshot`)).json()) as Snap
+      // the whole cluster's counts, from the nodes' pulses (the monitor's own client ran nothing)
+      await until(
+        async () => (await snapshot()).sources.prod.summary.done === 3,
+        5000,
+        'done 3 from the pulses',
+      )
+      const snap = await snapshot()
       assert.equal(snap.sources.prod.summary.kind, 'cluster')
-      assert.equal(snap.sources.prod.summary.done, 1)
+      assert.equal(snap.sources.prod.summary.failed, 1)
       assert.equal(snap.sources.prod.summary.capacity, 3)
+      assert.equal(cluster.stats().completed, 0)
+      assert.equal(
+        snap.sources.prod.hosts.reduce((n, h) => n + h.completed, 0),
+        3,
+      )
       const hosts = new Map(snap.sources.prod.hosts.map((h) => [h.name, h]))
       assert.deepEqual([...hosts.keys()].sort(), ['mon-doomed', 'mon-keep'])
       assert.deepEqual(hosts.get('mon-keep')!.tags, ['gpu'])
       const text = await (await fetch(`${url}metrics`)).text()
       assert.match(text, /^taskos_host_up\{source="prod",host="mon-keep"\} 1$/m)
       assert.match(text, /^taskos_host_slots\{source="prod",host="mon-keep"\} 2$/m)
-      assert.match(text, /^taskos_host_memory_bytes\{source="prod",host="mon-keep",state="total"\} [1-9]\d*$/m)
+      assert.equal(
+        (text.match(/^taskos_host_completed\{source="prod",host="mon-(keep|doomed)"\} (\d+)$/gm) ?? [])
+          .map((l) => Number(l.split(' ')[1]))
+          .reduce((a, b) => a + b, 0),
+        3,
+      )
+      assert.match(
+        text,
+        /^taskos_host_memory_bytes\{source="prod",host="mon-keep",state="total"\} [1-9]\d*$/m,
+      )
 
       await doomed.kill('SIGKILL')
       await until(() => monitor.events().some((e) => e.type === 'host-down'), 10_000, 'host-down')
@@ -86,7 +123,10 @@ describe('monitor: a cluster', { timeout: 90_000 }, () => {
       await until(
         async () => {
           const now = await (await fetch(`${url}metrics`)).text()
-          return /^taskos_host_up\{source="prod",host="mon-doomed"\} 0$/m.test(now) || !now.includes('host="mon-doomed"')
+          return (
+            /^taskos_host_up\{source="prod",host="mon-doomed"\} 0$/m.test(now) ||
+            !now.includes('host="mon-doomed"')
+          )
         },
         10_000,
         'the dead node marked down or dropped in /metrics',
@@ -94,6 +134,7 @@ describe('monitor: a cluster', { timeout: 90_000 }, () => {
     } finally {
       await monitor.close()
       await cluster.close()
+      await worker.close()
       await killAllNodes()
     }
   })
@@ -103,7 +144,11 @@ describe('monitor: a cluster', { timeout: 90_000 }, () => {
     const { child, out, exited } = cli(['monitor', '--servers', nats.url, '--port', '0', '--interval', '100'])
     try {
       await until(() => /taskos monitor: http:\/\/127\.0\.0\.1:\d+\//.test(out()), 20_000, 'the URL line')
-      await nodeListed(/taskos monitor: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(out())![1]!, 'default', 'cli-node')
+      await nodeListed(
+        /taskos monitor: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(out())![1]!,
+        'default',
+        'cli-node',
+      )
       child.kill('SIGTERM')
       assert.equal(await exited, 0, out())
     } finally {
