@@ -73,9 +73,6 @@ export const CRASHED = 2
 export const PROGRESS = 3
 export const STARTED = 4
 
-/** One result on the node: `encoded` 1 when `value` is a {@link Payload} (serialized). */
-export type ResultSpec = [id: number, fence: number, kind: number, value: unknown, encoded: 0 | 1]
-
 /** Results for one client, in column form (see the module comment). */
 export interface ResultBatch {
   readonly n: string
@@ -122,35 +119,6 @@ export function runBatch(client: string, specs: readonly TaskSpec[], encoded: (s
     if (encoded(spec)) (enc ??= []).push(i)
   }
   return { c: client, ids, fences, names, codes, code: sameCode ? 0 : code, args, enc }
-}
-
-/** The tasks of a {@link RunBatch}, one spec each. */
-export function runSpecs(batch: RunBatch): TaskSpec[] {
-  const out = new Array<TaskSpec>(batch.ids.length)
-  for (let i = 0; i < out.length; i++) {
-    const k = typeof batch.code === 'number' ? batch.code : batch.code[i]!
-    out[i] = [batch.ids[i]!, batch.fences[i]!, batch.codes[k]!, batch.args[i]!, batch.names[i]]
-  }
-  return out
-}
-
-/** The column form of `results` (for one client). */
-export function resultBatch(node: string, results: readonly ResultSpec[]): ResultBatch {
-  const n = results.length
-  const ids = new Array<number>(n)
-  const fences = new Array<number>(n)
-  const kinds = new Array<number>(n)
-  const values = new Array<unknown>(n)
-  let enc: number[] | undefined
-  for (let i = 0; i < n; i++) {
-    const r = results[i]!
-    ids[i] = r[0]
-    fences[i] = r[1]
-    kinds[i] = r[2]
-    values[i] = r[3]
-    if (r[4] === 1) (enc ??= []).push(i)
-  }
-  return { n: node, ids, fences, kinds, values, enc }
 }
 
 export type Control =
