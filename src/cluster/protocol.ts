@@ -28,8 +28,8 @@
  *   it was too large and travels through the Object Store / as chunk messages (see chunks.ts)
  *   published on the same subject just before.
  * - {@link RunBatch}: the tasks of one message in column form (one `v8.serialize` for the batch,
- *   no object or buffer per task): `ids[i]`, `fences[i]`, `names[i]`, `codes[code[i]]` (`code` a
- *   number: every task's code), `args[i]`: the argument array, or a Payload when `i` is in `enc`.
+ *   no object or buffer per task): `ids[i]`, `fences[i]`, `codes[code[i]]` (`code` a number: every
+ *   task's code), `args[i]`: the argument array, or a Payload when `i` is in `enc`.
  * - {@link ResultBatch}, column form too: `ids[i]`, `fences[i]`, `kinds[i]`, `values[i]`; `kinds`
  *   1 = value, 0 = serialized error, 2 = crashed (error), 3 = progress (`[done, total]`),
  *   4 = started; `values[i]` is a Payload (serialized) when `i` is in `enc` (large results,
@@ -60,7 +60,6 @@ export interface RunBatch {
   readonly c: string
   readonly ids: number[]
   readonly fences: number[]
-  readonly names: (string | undefined)[]
   readonly codes: CodeRef[]
   readonly code: number[] | number
   readonly args: TaskArgs[]
@@ -92,33 +91,6 @@ export function holdsLarge(value: unknown, limit: number): boolean {
   if (!Array.isArray(value)) return false
   for (const v of value as unknown[]) if ((ArrayBuffer.isView(v) || v instanceof ArrayBuffer) && v.byteLength > limit) return true
   return false
-}
-
-/** The column form of `specs` (tasks for one node). */
-export function runBatch(client: string, specs: readonly TaskSpec[], encoded: (spec: TaskSpec) => boolean): RunBatch {
-  const n = specs.length
-  const ids = new Array<number>(n)
-  const fences = new Array<number>(n)
-  const names = new Array<string | undefined>(n)
-  const args = new Array<TaskArgs>(n)
-  const codes: CodeRef[] = []
-  const code = new Array<number>(n)
-  let sameCode = true
-  let enc: number[] | undefined
-  for (let i = 0; i < n; i++) {
-    const spec = specs[i]!
-    ids[i] = spec[0]
-    fences[i] = spec[1]
-    names[i] = spec[4]
-    args[i] = spec[3]
-    const c = spec[2]
-    let k = codes.findIndex((d) => d === c || (d.length === c.length && d.every((x, j) => x === c[j])))
-    if (k < 0) k = codes.push(c) - 1
-    code[i] = k
-    if (k !== 0) sameCode = false
-    if (encoded(spec)) (enc ??= []).push(i)
-  }
-  return { c: client, ids, fences, names, codes, code: sameCode ? 0 : code, args, enc }
 }
 
 export type Control =
