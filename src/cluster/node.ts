@@ -28,7 +28,7 @@ import { Store } from './store.js'
 import { loadJetStream, uid } from './nats.js'
 import { parseSize } from './size.js'
 import { clusterRun, clusterRunGenerator } from './runner.js'
-import type { RunnerRef } from './runner.js'
+import type { RunnerClient, RunnerRef } from './runner.js'
 
 /** Options of {@link Node.start}. */
 export interface NodeOptions extends ConnectionOptions {
@@ -99,27 +99,39 @@ class Running {
   ) {}
 }
 
+/** Results for one client in column form (a {@link ResultBatch} without the node id). */
+interface Results {
+  readonly ids: number[]
+  readonly fences: number[]
+  readonly kinds: number[]
+  readonly values: unknown[]
+  /** Indexes of the results whose value is a Payload (serialized). */
+  enc: number[] | undefined
+}
+
+function noResults(): Results {
+  return { ids: [], fences: [], kinds: [], values: [], enc: undefined }
+}
+
 /**
- * One client's tasks here: those running (by task id), the outgoing results of this turn in column
- * form, and where its recent results sit in the node's ring (for a resync).
+ * One client's tasks here: those running (by task id), the results of this turn (sent at the next
+ * flush), and the batches of results sent lately, kept as they were sent for a resync.
  */
 class ClientTasks {
   readonly running = new Map<number, Running>()
-  /** Ring positions of its kept results, by task id. */
-  readonly recent = new Map<number, number>()
-  ids: number[] = []
-  fences: number[] = []
-  kinds: number[] = []
-  values: unknown[] = []
-  /** Indexes of the outgoing results whose value is a Payload (serialized). */
-  enc: number[] | undefined = undefined
+  out: Results = noResults()
+  /** Its result batches sent lately, oldest first (the node keeps {@link RECENT_RESULTS} in all). */
+  readonly kept: Results[] = []
   /** In the node's list of clients with results to flush. */
   queued = false
+  /** What the runner needs of the client: its tasks' address subject without the id. */
+  readonly runner: RunnerClient
   constructor(
     readonly id: string,
-    /** Its tasks' address subjects without the task id: `P.client.<client>.mail.` */
-    readonly mail: string,
-  ) {}
+    mail: string,
+  ) {
+    this.runner = { mail }
+  }
 }
 
 /** Stream and consumer names of a cluster's durable work queue. */
@@ -199,10 +211,13 @@ export class Node {
   #outbox: ClientTasks[] = []
   readonly #chunks = new Reassembler()
   /**
-   * The last {@link RECENT_RESULTS} results (all clients), kept for clients that reconnect: a ring in
-   * column form, so keeping a result allocates nothing.
+   * Whose result batches are kept, oldest first (for clients that reconnect and ask again): whole
+   * batches as they were sent, so keeping a result costs nothing per task.
    */
-  readonly #ring = { at: 0, clients: [] as (ClientTasks | undefined)[], ids: [] as number[], fences: [] as number[], kinds: [] as number[], values: [] as unknown[], enc: [] as (0 | 1)[] }
+  #kept: (ClientTasks | undefined)[] = []
+  #keptHead = 0
+  /** Results in the kept batches. */
+  #keptCount = 0
   #acks: JsMsg[] = []
   #idle: (() => void) | undefined
   readonly #subs: Subscription[] = []
@@ -371,7 +386,7 @@ export class Node {
     if (r.cancelled !== undefined) return this.#end(r, FAILED, serializeError(r.cancelled))
     let task: PoolTask<unknown>
     try {
-      task = this.#pool.run(ref[2] === 1 ? clusterRunGenerator : clusterRun, [ref, args, r.client.mail, r.id])
+      task = this.#pool.run(ref[2] === 1 ? clusterRunGenerator : clusterRun, [ref, args, r.client.runner, r.id])
     } catch (error) {
       return this.#end(r, FAILED, serializeError(error))
     }
@@ -422,39 +437,43 @@ export class Node {
   /** A task's result: queued for its client, and kept a while for a resync. */
   #result(r: Running, kind: number, payload: unknown, encoded: 0 | 1): void {
     this.#emit(r.client, r.id, r.fence, kind, payload, encoded)
-    this.#keep(r.client, r.id, r.fence, kind, payload, encoded)
     // acked right after its result is published (in #flush): one connection keeps the order, so
     // the server has the result before the ack; a node dying earlier leaves it for redelivery
     if (r.msg !== undefined) this.#acks.push(r.msg)
   }
 
-  /** Keeps a result in the ring for a client that lost its connection and asks again (resync). */
-  #keep(client: ClientTasks, id: number, fence: number, kind: number, payload: unknown, encoded: 0 | 1): void {
-    const ring = this.#ring
-    const at = ring.at
-    ring.at = at + 1 === RECENT_RESULTS ? 0 : at + 1
-    const old = ring.clients[at]
-    if (old !== undefined) {
-      const oldId = ring.ids[at]!
-      if (old.recent.get(oldId) === at) old.recent.delete(oldId)
-      if (old !== client && old.recent.size === 0 && old.running.size === 0 && !old.queued) this.#clients.delete(old.id)
+  /**
+   * Keeps a batch of results sent to a client, for a resync after it lost its connection; drops the
+   * oldest batches beyond the last {@link RECENT_RESULTS} results.
+   */
+  #keep(client: ClientTasks, results: Results): void {
+    client.kept.push(results)
+    this.#kept.push(client)
+    this.#keptCount += results.ids.length
+    const kept = this.#kept
+    while (this.#keptHead < kept.length) {
+      const old = kept[this.#keptHead]!
+      const oldest = old.kept[0]!
+      if (this.#keptCount - oldest.ids.length < RECENT_RESULTS) break
+      kept[this.#keptHead++] = undefined
+      old.kept.shift()
+      this.#keptCount -= oldest.ids.length
+      if (old.kept.length === 0 && old.running.size === 0 && !old.queued) this.#clients.delete(old.id)
     }
-    ring.clients[at] = client
-    ring.ids[at] = id
-    ring.fences[at] = fence
-    ring.kinds[at] = kind
-    ring.values[at] = payload
-    ring.enc[at] = encoded
-    client.recent.set(id, at)
+    if (this.#keptHead > 1024 && this.#keptHead * 2 > kept.length) {
+      this.#kept = kept.slice(this.#keptHead)
+      this.#keptHead = 0
+    }
   }
 
   /** Queues a result for its client; every result of this turn goes out in one message per client. */
   #emit(client: ClientTasks, id: number, fence: number, kind: number, value: unknown, encoded: 0 | 1): void {
-    if (encoded === 1) (client.enc ??= []).push(client.ids.length)
-    client.ids.push(id)
-    client.fences.push(fence)
-    client.kinds.push(kind)
-    client.values.push(value)
+    const out = client.out
+    if (encoded === 1) (out.enc ??= []).push(out.ids.length)
+    out.ids.push(id)
+    out.fences.push(fence)
+    out.kinds.push(kind)
+    out.values.push(value)
     if (!client.queued) {
       client.queued = true
       this.#outbox.push(client)
@@ -472,14 +491,16 @@ export class Node {
     this.#flushScheduled = false
     const outbox = this.#outbox
     this.#outbox = []
-    if (this.#nc.isClosed()) {
-      for (const c of outbox) clearOutgoing(c)
-      return
-    }
+    const closed = this.#nc.isClosed()
     const limit = this.#store.inlineLimit
     for (const c of outbox) {
+      const out = c.out
+      c.out = noResults()
+      c.queued = false
+      this.#keep(c, out)
+      if (closed) continue
       const subject = this.#s.results(c.id)
-      const { ids, fences, kinds, values, enc } = c
+      const { ids, fences, kinds, values, enc } = out
       // every result of the batch in one serialization
       let bytes: Uint8Array | undefined
       try {
@@ -489,8 +510,7 @@ export class Node {
         bytes = undefined
       }
       if (bytes !== undefined && bytes.byteLength <= limit) this.#nc.publish(subject, bytes)
-      else this.#publishOneByOne(c, subject, limit)
-      clearOutgoing(c)
+      else this.#publishOneByOne(out, subject, limit)
     }
     const acks = this.#acks
     this.#acks = []
@@ -501,7 +521,7 @@ export class Node {
    * Results too large together, or a value V8 cannot serialize: one message per result, each value
    * serialized on its own, large ones as chunk messages published just before.
    */
-  #publishOneByOne(c: ClientTasks, subject: string, limit: number): void {
+  #publishOneByOne(c: Results, subject: string, limit: number): void {
     const enc = c.enc === undefined ? undefined : new Set(c.enc)
     for (let i = 0; i < c.ids.length; i++) {
       const id = c.ids[i]!
@@ -561,14 +581,17 @@ export class Node {
       return
     }
     if (c.k === 'resync') {
-      const missing: number[] = []
       const client = this.#clients.get(c.c)
-      const ring = this.#ring
+      const missing: number[] = []
+      const found = client === undefined ? new Map<number, [Results, number]>() : results(client, new Set(c.ids))
       for (const id of c.ids) {
         if (client?.running.has(id) === true) continue
-        const at = client?.recent.get(id)
+        const at = found.get(id)
         if (at === undefined) missing.push(id)
-        else this.#emit(client!, id, ring.fences[at]!, ring.kinds[at]!, ring.values[at], ring.enc[at]!)
+        else {
+          const [r, i] = at
+          this.#emit(client!, id, r.fences[i]!, r.kinds[i]!, r.values[i], r.enc?.includes(i) === true ? 1 : 0)
+        }
       }
       msg.respond(encode({ missing }))
       return
@@ -678,14 +701,16 @@ export class Node {
   }
 }
 
-/** Empties a client's outgoing results (the arrays are reused: they were serialized already). */
-function clearOutgoing(c: ClientTasks): void {
-  c.ids.length = 0
-  c.fences.length = 0
-  c.kinds.length = 0
-  c.values.length = 0
-  c.enc = undefined
-  c.queued = false
+/** Where the latest results of tasks `ids` are among a client's kept and outgoing results. */
+function results(client: ClientTasks, ids: ReadonlySet<number>): Map<number, [Results, number]> {
+  const found = new Map<number, [Results, number]>()
+  for (const r of [...client.kept, client.out]) {
+    for (let i = 0; i < r.ids.length; i++) {
+      // results only (not progress or start notices); a later one replaces an earlier one
+      if (r.kinds[i]! <= CRASHED && ids.has(r.ids[i]!)) found.set(r.ids[i]!, [r, i])
+    }
+  }
+  return found
 }
 
 function unsendable(id: number, error: unknown): TaskosError {

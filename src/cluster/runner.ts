@@ -22,6 +22,15 @@ type Body = (t: TaskContext, ...args: unknown[]) => unknown
 /** Where the function is: `[bundle file URL, export name, generator]` or `['', source, generator]`. */
 export type RunnerRef = readonly [string, string, 0 | 1]
 
+/**
+ * A client of the node: `mail`, the subject of its tasks' addresses without the task id. One object
+ * per client, so a batch of its tasks posted to a worker carries it once (a structured clone writes
+ * an object met again as a reference).
+ */
+export interface RunnerClient {
+  readonly mail: string
+}
+
 const modules = new Map<string, Promise<Record<string, unknown>>>()
 /** Found functions: by bundle URL ('' for source), then by export name (or source). */
 const functions = new Map<string, Map<string, Body>>()
@@ -93,11 +102,11 @@ const revive = (value: unknown): unknown => fromWire(value, (m) => new WorkerAdd
 
 /** `t` with addresses revived in received messages and markers accepted by `send`; `t.address` is its own. */
 class ContextHandler implements ProxyHandler<TaskContext> {
-  readonly #mail: string
+  readonly #client: RunnerClient
   readonly #id: number
   readonly #generator: boolean
-  constructor(mail: string, id: number, generator: boolean) {
-    this.#mail = mail
+  constructor(client: RunnerClient, id: number, generator: boolean) {
+    this.#client = client
     this.#id = id
     this.#generator = generator
   }
@@ -122,14 +131,14 @@ class ContextHandler implements ProxyHandler<TaskContext> {
         return target.send(dest as Addressable, message)
       }
     }
-    if (prop === 'address') return new WorkerAddress({ __taskosAddress: `${this.#mail}${this.#id}`, id: this.#id, name: undefined })
+    if (prop === 'address') return new WorkerAddress({ __taskosAddress: `${this.#client.mail}${this.#id}`, id: this.#id, name: undefined })
     const value = Reflect.get(target, prop, target) as unknown
     return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value
   }
 }
 
-function context(t: TaskContext, mail: string, id: number, generator: boolean): TaskContext {
-  return new Proxy(t, new ContextHandler(mail, id, generator))
+function context(t: TaskContext, client: RunnerClient, id: number, generator: boolean): TaskContext {
+  return new Proxy(t, new ContextHandler(client, id, generator))
 }
 
 function isGenerator(value: unknown): value is Generator<unknown, unknown, unknown> {
@@ -161,12 +170,12 @@ export const clusterRun = defineTask(import.meta.url, function clusterRun(
   t: TaskContext,
   ref: RunnerRef,
   args: unknown[] | Uint8Array,
-  mail: string,
+  client: RunnerClient,
   id: number,
 ): unknown {
   const found = load(ref)
-  if (typeof found === 'function') return leave(found(context(t, mail, id, false), ...argsOf(args)))
-  return found.then((fn) => leave(fn(context(t, mail, id, false), ...argsOf(args))))
+  if (typeof found === 'function') return leave(found(context(t, client, id, false), ...argsOf(args)))
+  return found.then((fn) => leave(fn(context(t, client, id, false), ...argsOf(args))))
 })
 
 /** Runs a shipped generator task function (the task must be a generator task to drive it). */
@@ -174,12 +183,12 @@ export const clusterRunGenerator = defineTask(import.meta.url, function* cluster
   t: TaskContext,
   ref: RunnerRef,
   args: unknown[] | Uint8Array,
-  mail: string,
+  client: RunnerClient,
   id: number,
 ): Generator<unknown, unknown, unknown> {
   const found = load(ref)
   const fn = typeof found === 'function' ? found : ((yield found) as Body)
-  const body = fn(context(t, mail, id, true), ...argsOf(args))
+  const body = fn(context(t, client, id, true), ...argsOf(args))
   const value = isGenerator(body) ? yield* body : body
   return wire(value)
 })
