@@ -19,7 +19,8 @@
  * - `P.work`                client → JetStream work queue: one {@link WorkItem} per durable task
  *
  * Field by field:
- * - TaskSpec `[id, fence, code, args, name]`: `id` unique per client; `fence` the attempt
+ * - A task's fields (in a {@link RunBatch}'s columns, or as the TaskSpec `[id, fence, code, args,
+ *   name]` of a durable {@link WorkItem}): `id` unique per client; `fence` the attempt
  *   number (1, 2, …); the client keeps only results whose fence is the task's current attempt.
  *   `code` is `['h', bundleHash, exportName, generator]` (a shipped bundle) or
  *   `['s', source, generator]` (a self-contained function); `generator` is 1 for a generator

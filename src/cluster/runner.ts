@@ -162,9 +162,10 @@ function leave(result: unknown): unknown {
 /**
  * Runs a shipped plain or async task function (see the module comment). Its arguments arrive as
  * values (copied by the pool), or serialized when they were large; its result leaves as a value
- * with tasks replaced by address markers (the node serializes it with its batch). Not async
- * itself: a plain function that returns a value ends its pool task in the same turn (no promise
- * per task), so the pool's worker reports it with the rest of the batch.
+ * with tasks replaced by address markers (the node serializes it with its batch). `client` and
+ * `id` (the task's id at its client) make `t.address`. Not async itself: a plain function that
+ * returns a value ends its pool task in the same turn (no promise per task), so the pool's worker
+ * reports it with the rest of the batch.
  */
 export const clusterRun = defineTask(import.meta.url, function clusterRun(
   t: TaskContext,
