@@ -625,31 +625,43 @@ export class Cluster implements Executor {
 
   #flush(): void {
     this.#flushScheduled = false
+    for (const [host, placed] of this.#batches) this.#sendBatch(host, placed)
+    this.#batches.clear()
+  }
+
+  /**
+   * Sends the tasks placed on a host in this turn. (Per batch: the loops over its tasks are in small
+   * functions of their own, so that the JIT compiles those, not this one with the NATS client's
+   * publish inlined into it.)
+   */
+  #sendBatch(host: HostEntry, placed: RemoteTask<unknown>[]): void {
+    // tasks that ended (cancelled) or moved on (their host went) since they were placed stay here
+    const tasks = placed.filter((t) => t._outcome === undefined && t._host === host)
+    if (tasks.length === 0) return
+    const subject = this.#s.run(host.id)
     const limit = this.#store.inlineLimit
-    for (const [host, placed] of this.#batches) {
-      // tasks that ended (cancelled) or moved on (their host went) since they were placed stay here
-      const tasks = placed.filter((t) => t._outcome === undefined && t._host === host)
-      if (tasks.length === 0) continue
-      const subject = this.#s.run(host.id)
-      // every task of the batch in one serialization
-      let bytes: Uint8Array | undefined
-      try {
-        bytes = tasks.some((t) => holdsLarge(t._args, limit)) ? undefined : encode(this.#runBatch(tasks))
-      } catch {
-        bytes = undefined
-      }
-      if (bytes !== undefined && bytes.byteLength <= limit) this.#nc.publish(subject, bytes)
-      else this.#publishOneByOne(subject, tasks, limit)
-      for (const task of tasks) {
-        task._markPlaced()
-        if (task._mail !== undefined) {
-          const mail = task._mail
-          task._mail = undefined
-          for (const m of mail) this._send(task, m)
-        }
+    // every task of the batch in one serialization
+    let bytes: Uint8Array | undefined
+    try {
+      bytes = tasks.some((t) => holdsLarge(t._args, limit)) ? undefined : encode(this.#runBatch(tasks))
+    } catch {
+      bytes = undefined
+    }
+    if (bytes !== undefined && bytes.byteLength <= limit) this.#nc.publish(subject, bytes)
+    else this.#publishOneByOne(subject, tasks, limit)
+    this.#sent(tasks)
+  }
+
+  /** Tasks that left for their node: `spawn` may resolve, and mail sent meanwhile follows them. */
+  #sent(tasks: readonly RemoteTask<unknown>[]): void {
+    for (const task of tasks) {
+      task._markPlaced()
+      if (task._mail !== undefined) {
+        const mail = task._mail
+        task._mail = undefined
+        for (const m of mail) this._send(task, m)
       }
     }
-    this.#batches.clear()
   }
 
   /** The column form of tasks for one node (see protocol.ts). */
