@@ -39,8 +39,8 @@ import { Hosts } from './hosts.js'
 import { loadJetStream, uid } from './nats.js'
 import type { HostEntry, HostInfo } from './hosts.js'
 import { ensureWorkQueue, workQueueNames } from './node.js'
-import { CRASHED, FAILED, OK, PROGRESS, STARTED, decode, encode, holdsLarge, runBatch, subjects } from './protocol.js'
-import type { CodeRef, Control, Payload, Pulse, ResultBatch, Subjects, TaskSpec, WorkItem } from './protocol.js'
+import { CRASHED, FAILED, OK, PROGRESS, STARTED, decode, encode, holdsLarge, subjects } from './protocol.js'
+import type { CodeRef, Control, Payload, Pulse, ResultBatch, RunBatch, Subjects, TaskArgs, TaskSpec, WorkItem } from './protocol.js'
 import { RemoteTask } from './remote-task.js'
 import { parseSize } from './size.js'
 import { Store } from './store.js'
@@ -108,6 +108,11 @@ export type ClusterEvent =
 
 const DEFAULTS = Object.freeze({ durable: false, retries: 2, pipeline: 256, replicas: 1 })
 
+const NO_OPTIONS: RemoteRunOptions = Object.freeze({})
+
+/** The placement of a task with no host, tags or memory: any node. */
+const ANYWHERE = Object.freeze({})
+
 const ACK_TEXT = new TextDecoder()
 
 /** The stream sequence in a JetStream publish acknowledgement (`{"stream":…,"seq":N}`). */
@@ -141,9 +146,11 @@ export class Cluster implements Executor {
   readonly #queue: RemoteTask<unknown>[] = []
   #head = 0
   #constrained: RemoteTask<unknown>[] = []
-  readonly #batches = new Map<HostEntry, TaskSpec[]>()
+  readonly #batches = new Map<HostEntry, RemoteTask<unknown>[]>()
   readonly #codes = new Map<string, Promise<CodeRef>>()
   readonly #codeReady = new Map<string, CodeRef>()
+  /** Code references by function, once known (no source or module key to build per task). */
+  readonly #codeByFn = new WeakMap<object, CodeRef>()
   readonly #chunks = new Reassembler()
   readonly #locals = new Map<number, Addressable>()
   readonly #channels = new Map<string, ClusterChannel<unknown>>()
@@ -401,50 +408,54 @@ export class Cluster implements Executor {
   run<A extends unknown[], X>(
     fn: (t: TaskContext, ...args: A) => X,
     args: A,
-    options: RemoteRunOptions = {},
+    options: RemoteRunOptions = NO_OPTIONS,
   ): RemoteTask<BodyResult<X>> {
     if (this.#closed) throw new TaskosError('ERR_CLOSED', 'the cluster connection is closed')
-    const o = checkRunOptions(options)
+    const o = options === NO_OPTIONS ? options : checkRunOptions(options)
     const durable = o.durable ?? this.#o.durable
-    if (durable && (o.host !== undefined || o.tags !== undefined || o.memory !== undefined)) {
+    const anywhere = o.host === undefined && o.tags === undefined && o.memory === undefined
+    if (durable && !anywhere) {
       throw new TaskosError('ERR_INVALID_OPTION', 'invalid option durable: durable tasks are taken by any node (host, tags and memory apply to the fast path only)')
     }
     if (!Array.isArray(args)) throw new TaskosError('ERR_INVALID_ARGUMENT', `invalid args: ${describe(args)} (expected an array)`)
     const code = this.#codeOf(fn)
-    const want = {
-      ...(o.host === undefined ? {} : { host: o.host }),
-      ...(o.tags === undefined ? {} : { tags: o.tags }),
-      ...(o.memory === undefined ? {} : { memory: parseSize(o.memory, 'memory') }),
-    }
+    const want = anywhere
+      ? ANYWHERE
+      : {
+          ...(o.host === undefined ? {} : { host: o.host }),
+          ...(o.tags === undefined ? {} : { tags: o.tags }),
+          ...(o.memory === undefined ? {} : { memory: parseSize(o.memory, 'memory') }),
+        }
     const task = new RemoteTask<BodyResult<X>>(this, this.#nextId++, o.name ?? (fn.name || undefined), durable, o.retries ?? this.#o.retries, want)
     const t = task as RemoteTask<unknown>
     this.#tasks.set(task.id, t)
     this.#arm(t, o)
     // the arguments are serialized with their batch (fast path) or work item (durable path): a
-    // copy of the array now, so elements replaced later do not travel
+    // copy of the array now, so elements replaced later do not travel. Large arguments: chunk
+    // messages on the fast path (at flush), the Object Store on the durable one (at submit)
     const w = this._wire(args) as unknown[]
-    const wired = w === args ? args.slice() : w
-    const ready = (ref: CodeRef, payload: TaskSpec[3]): void => {
-      if (t._outcome !== undefined) return
-      t._spec = [task.id, 0, ref, payload, task.name]
-      if (durable) void this.#submitDurable(t)
-      else {
-        this.#queue.push(t)
-        this.#schedulePump()
-      }
-    }
-    // large arguments: chunk messages on the fast path (at flush), the Object Store on the durable
-    // one (at submit)
-    if (!(code instanceof Promise)) ready(code, wired)
+    t._args = w === args ? args.slice() : w
+    if (!(code instanceof Promise)) this.#ready(t, code)
     else {
       code.then(
-        (ref) => ready(ref, wired),
+        (ref) => this.#ready(t, ref),
         (error: unknown) => {
           if (t._settle({ status: 'failed', error })) this.#stats.failed++
         },
       )
     }
     return task
+  }
+
+  /** A task's code is known (a bundle is stored first): it joins the queue, or the work queue. */
+  #ready(t: RemoteTask<unknown>, ref: CodeRef): void {
+    if (t._outcome !== undefined) return
+    t._code = ref
+    if (t._durable) void this.#submitDurable(t)
+    else {
+      this.#queue.push(t)
+      this.#schedulePump()
+    }
   }
 
   #failArgs(t: RemoteTask<unknown>, error: unknown): void {
@@ -496,16 +507,23 @@ export class Cluster implements Executor {
     if (typeof fn !== 'function') {
       throw new TaskosError('ERR_INVALID_ARGUMENT', `invalid task function: ${describe(fn)} (expected a defineTask function or a self-contained function)`)
     }
+    const known = this.#codeByFn.get(fn)
+    if (known !== undefined) return known
     if (!isTaskFunction(fn)) {
       const source = fn.toString()
       if (/\[native code\]\s*\}$/.test(source)) {
         throw new TaskosError('ERR_INVALID_ARGUMENT', `${fn.name || 'this function'} is a native or bound function: it cannot be shipped to a node`)
       }
-      return ['s', shippable(source), isGeneratorFunction(fn)]
+      const ref: CodeRef = ['s', shippable(source), isGeneratorFunction(fn)]
+      this.#codeByFn.set(fn, ref)
+      return ref
     }
     const key = `${fn.taskModule}#${fn.taskName}`
     const ready = this.#codeReady.get(key)
-    if (ready !== undefined) return ready
+    if (ready !== undefined) {
+      this.#codeByFn.set(fn, ready)
+      return ready
+    }
     let pending = this.#codes.get(key)
     if (pending === undefined) {
       pending = bundleModule(fn.taskModule).then(async (b) => {
@@ -593,14 +611,12 @@ export class Cluster implements Executor {
   }
 
   #place(task: RemoteTask<unknown>, host: HostEntry): void {
-    const spec = task._spec!
     task._fence++
-    spec[1] = task._fence
     task._host = host
     host.inflight.add(task)
     let batch = this.#batches.get(host)
     if (batch === undefined) this.#batches.set(host, (batch = []))
-    batch.push([spec[0], spec[1], spec[2], spec[3], spec[4]])
+    batch.push(task)
     if (!this.#flushScheduled) {
       this.#flushScheduled = true
       queueMicrotask(() => this.#flush())
@@ -609,32 +625,69 @@ export class Cluster implements Executor {
 
   #flush(): void {
     this.#flushScheduled = false
+    for (const [host, placed] of this.#batches) this.#sendBatch(host, placed)
+    this.#batches.clear()
+  }
+
+  /**
+   * Sends the tasks placed on a host in this turn. (Per batch: the loops over its tasks are in small
+   * functions of their own, so that the JIT compiles those, not this one with the NATS client's
+   * publish inlined into it.)
+   */
+  #sendBatch(host: HostEntry, placed: RemoteTask<unknown>[]): void {
+    // tasks that ended (cancelled) or moved on (their host went) since they were placed stay here
+    const tasks = placed.filter((t) => t._outcome === undefined && t._host === host)
+    if (tasks.length === 0) return
+    const subject = this.#s.run(host.id)
     const limit = this.#store.inlineLimit
-    const encoded = (spec: TaskSpec): boolean => !Array.isArray(spec[3])
-    for (const [host, specs] of this.#batches) {
-      const subject = this.#s.run(host.id)
-      // every task of the batch in one serialization
-      let bytes: Uint8Array | undefined
-      try {
-        bytes = specs.some((spec) => holdsLarge(spec[3], limit)) ? undefined : encode(runBatch(this.id, specs, encoded))
-      } catch {
-        bytes = undefined
-      }
-      if (bytes !== undefined && bytes.byteLength <= limit) this.#nc.publish(subject, bytes)
-      else this.#publishOneByOne(subject, specs, limit)
-      for (const spec of specs) {
-        const task = this.#tasks.get(spec[0])
-        if (task !== undefined) {
-          task._markPlaced()
-          if (task._mail !== undefined) {
-            const mail = task._mail
-            task._mail = undefined
-            for (const m of mail) this._send(task, m)
-          }
-        }
+    // every task of the batch in one serialization
+    let bytes: Uint8Array | undefined
+    try {
+      bytes = tasks.some((t) => holdsLarge(t._args, limit)) ? undefined : encode(this.#runBatch(tasks))
+    } catch {
+      bytes = undefined
+    }
+    if (bytes !== undefined && bytes.byteLength <= limit) this.#nc.publish(subject, bytes)
+    else this.#publishOneByOne(subject, tasks, limit)
+    this.#sent(tasks)
+  }
+
+  /** Tasks that left for their node: `spawn` may resolve, and mail sent meanwhile follows them. */
+  #sent(tasks: readonly RemoteTask<unknown>[]): void {
+    for (const task of tasks) {
+      task._markPlaced()
+      if (task._mail !== undefined) {
+        const mail = task._mail
+        task._mail = undefined
+        for (const m of mail) this._send(task, m)
       }
     }
-    this.#batches.clear()
+  }
+
+  /** The column form of tasks for one node (see protocol.ts). */
+  #runBatch(tasks: readonly RemoteTask<unknown>[]): RunBatch {
+    const n = tasks.length
+    const ids = new Array<number>(n)
+    const fences = new Array<number>(n)
+    const args = new Array<TaskArgs>(n)
+    const codes: CodeRef[] = []
+    const code = new Array<number>(n)
+    let sameCode = true
+    let enc: number[] | undefined
+    for (let i = 0; i < n; i++) {
+      const t = tasks[i]!
+      ids[i] = t.id
+      fences[i] = t._fence
+      const a = (args[i] = t._args!)
+      if (!Array.isArray(a)) (enc ??= []).push(i)
+      // code references are shared per function (#codeOf): most batches have one
+      const c = t._code!
+      let k = codes.indexOf(c)
+      if (k < 0) k = codes.push(c) - 1
+      code[i] = k
+      if (k !== 0) sameCode = false
+    }
+    return { c: this.id, ids, fences, codes, code: sameCode ? 0 : code, args, enc }
   }
 
   /**
@@ -642,15 +695,14 @@ export class Cluster implements Executor {
    * serialized on their own (a task whose arguments fail fails with ERR_SERIALIZATION), large ones
    * as chunk messages published just before, one message per task.
    */
-  #publishOneByOne(subject: string, specs: TaskSpec[], limit: number): void {
-    for (const spec of specs) {
-      let args = spec[3]
+  #publishOneByOne(subject: string, tasks: readonly RemoteTask<unknown>[], limit: number): void {
+    for (const task of tasks) {
+      let args = task._args!
       if (Array.isArray(args)) {
         try {
           args = encode(args)
         } catch (error) {
-          const task = this.#tasks.get(spec[0])
-          if (task !== undefined) this.#failArgs(task, error)
+          this.#failArgs(task, error)
           continue
         }
       }
@@ -659,7 +711,8 @@ export class Cluster implements Executor {
         for (const m of messages) this.#nc.publish(subject, m)
         args = { c: key }
       }
-      this.#nc.publish(subject, encode(runBatch(this.id, [[spec[0], spec[1], spec[2], args, spec[4]]], () => true)))
+      const batch: RunBatch = { c: this.id, ids: [task.id], fences: [task._fence], codes: [task._code!], code: 0, args: [args], enc: [0] }
+      this.#nc.publish(subject, encode(batch))
     }
   }
 
@@ -679,7 +732,7 @@ export class Cluster implements Executor {
       return
     }
     if (task._outcome !== undefined) return
-    const spec = task._spec!
+    const spec: TaskSpec = [task.id, 0, task._code!, task._args!, task.name]
     // one serialization: the work item with the arguments in it
     let bytes: Uint8Array
     try {
@@ -756,6 +809,7 @@ export class Cluster implements Executor {
     }
     if (isChunk(batch)) return this.#chunks.add(batch)
     const host = this.#hosts.map.get(batch.n)
+    const from = host?.name ?? batch.n
     const { ids, fences, kinds, values } = batch
     const enc = batch.enc === undefined ? undefined : new Set(batch.enc)
     for (let i = 0; i < ids.length; i++) {
@@ -784,37 +838,43 @@ export class Cluster implements Executor {
         continue
       }
       task._host?.inflight.delete(task)
-      const origin = { task: id, host: host?.name ?? batch.n }
-      const settle = (bytes: Uint8Array | undefined): void => {
-        let value: unknown
-        try {
-          value = bytes === undefined ? payload : decode<unknown>(bytes)
-          if (kind === OK) value = this._revive(value)
-        } catch (error) {
-          if (task._settle({ status: 'failed', error: new TaskosError('ERR_SERIALIZATION', `cannot decode the result of remote task #${id}`, { cause: error }) })) this.#stats.failed++
-          return
-        }
-        if (kind === OK) {
-          if (task._settle({ status: 'done', value })) this.#stats.completed++
-        } else {
-          const error = deserializeError(value as SerializedError, origin)
-          if (error instanceof Error && !(error instanceof TaskosError)) {
-            Object.defineProperty(error, 'origin', { value: origin, writable: true, configurable: true })
-          }
-          const status = kind === CRASHED ? 'crashed' : kind === FAILED && error instanceof CancelledError ? 'cancelled' : 'failed'
-          if (task._settle({ status, error })) this.#stats[status === 'crashed' ? 'crashed' : status === 'cancelled' ? 'cancelled' : 'failed']++
-        }
-      }
       if (enc?.has(i) !== true) {
-        settle(undefined)
+        this.#settleResult(task, kind, payload, undefined, from)
         continue
       }
       const p = payload as Payload
       const whole = p instanceof Uint8Array ? p : 'c' in p ? this.#chunks.take(p.c) : undefined
-      if (whole !== undefined) settle(whole)
-      else this.#store.get(p).then(settle, (error: unknown) => task._settle({ status: 'failed', error }))
+      if (whole !== undefined) this.#settleResult(task, kind, undefined, whole, from)
+      else {
+        this.#store.get(p).then(
+          (bytes) => this.#settleResult(task, kind, undefined, bytes, from),
+          (error: unknown) => task._settle({ status: 'failed', error }),
+        )
+      }
     }
     this.#pump()
+  }
+
+  /** Settles a task with its result: `value` itself, or decoded from `bytes`; `from` names its node. */
+  #settleResult(task: RemoteTask<unknown>, kind: number, value: unknown, bytes: Uint8Array | undefined, from: string): void {
+    try {
+      if (bytes !== undefined) value = decode<unknown>(bytes)
+      if (kind === OK) value = this._revive(value)
+    } catch (error) {
+      if (task._settle({ status: 'failed', error: new TaskosError('ERR_SERIALIZATION', `cannot decode the result of remote task #${task.id}`, { cause: error }) })) this.#stats.failed++
+      return
+    }
+    if (kind === OK) {
+      if (task._settle({ status: 'done', value })) this.#stats.completed++
+      return
+    }
+    const origin = { task: task.id, host: from }
+    const error = deserializeError(value as SerializedError, origin)
+    if (error instanceof Error && !(error instanceof TaskosError)) {
+      Object.defineProperty(error, 'origin', { value: origin, writable: true, configurable: true })
+    }
+    const status = kind === CRASHED ? 'crashed' : kind === FAILED && error instanceof CancelledError ? 'cancelled' : 'failed'
+    if (task._settle({ status, error })) this.#stats[status === 'crashed' ? 'crashed' : status === 'cancelled' ? 'cancelled' : 'failed']++
   }
 
   // ---- names, channels, services ----------------------------------------------------------------
@@ -944,7 +1004,7 @@ export class Cluster implements Executor {
   _send(task: RemoteTask<unknown>, message: unknown): boolean {
     if (task._outcome !== undefined) return false
     const host = task._host
-    if (host === undefined || (task._spec !== undefined && task._spec[1] === 0 && !task._durable)) {
+    if (host === undefined || (task._fence === 0 && !task._durable)) {
       ;(task._mail ??= []).push(message)
       return true
     }

@@ -19,8 +19,8 @@ import { serializeError } from '../pool/serialize-error.js'
 import { connectNats, validateConnection } from './connect.js'
 import type { ConnectionOptions } from './connect.js'
 import { CRASHED, FAILED, OK, PROGRESS, STARTED, decode, encode, subjects } from './protocol.js'
-import { holdsLarge, resultBatch, runSpecs } from './protocol.js'
-import type { CodeRef, Control, Payload, Pulse, ResultSpec, RunBatch, Subjects, TaskSpec, WorkItem } from './protocol.js'
+import { holdsLarge } from './protocol.js'
+import type { CodeRef, Control, Payload, Pulse, ResultBatch, RunBatch, Subjects, TaskArgs, WorkItem } from './protocol.js'
 import { StatusSampler } from './status.js'
 import { Reassembler, isChunk, toChunks } from './chunks.js'
 import type { Chunk } from './chunks.js'
@@ -28,8 +28,7 @@ import { Store } from './store.js'
 import { loadJetStream, uid } from './nats.js'
 import { parseSize } from './size.js'
 import { clusterRun, clusterRunGenerator } from './runner.js'
-import type { RunnerRef } from './runner.js'
-import type { AddressMarker } from './address.js'
+import type { RunnerClient, RunnerRef } from './runner.js'
 
 /** Options of {@link Node.start}. */
 export interface NodeOptions extends ConnectionOptions {
@@ -87,14 +86,52 @@ const DURABLE_AHEAD = 64
 /** Results kept for clients that reconnect (the most recent ones, all clients together). */
 const RECENT_RESULTS = 20_000
 
-interface Running {
-  readonly client: string
-  readonly id: number
-  readonly fence: number
-  task: PoolTask<unknown> | undefined
-  mail: unknown[] | undefined
-  cancelled: unknown
-  readonly msg: JsMsg | undefined
+/** A task on this node, from its start until its result is queued. */
+class Running {
+  task: PoolTask<unknown> | undefined = undefined
+  mail: unknown[] | undefined = undefined
+  cancelled: unknown = undefined
+  constructor(
+    readonly client: ClientTasks,
+    readonly id: number,
+    readonly fence: number,
+    readonly msg: JsMsg | undefined,
+  ) {}
+}
+
+/** Results for one client in column form (a {@link ResultBatch} without the node id). */
+interface Results {
+  readonly ids: number[]
+  readonly fences: number[]
+  readonly kinds: number[]
+  readonly values: unknown[]
+  /** Indexes of the results whose value is a Payload (serialized). */
+  enc: number[] | undefined
+}
+
+function noResults(): Results {
+  return { ids: [], fences: [], kinds: [], values: [], enc: undefined }
+}
+
+/**
+ * One client's tasks here: those running (by task id), the results of this turn (sent at the next
+ * flush), and the batches of results sent lately, kept as they were sent for a resync.
+ */
+class ClientTasks {
+  readonly running = new Map<number, Running>()
+  out: Results = noResults()
+  /** Its result batches sent lately, oldest first (the node keeps {@link RECENT_RESULTS} in all). */
+  readonly kept: Results[] = []
+  /** In the node's list of clients with results to flush. */
+  queued = false
+  /** What the runner needs of the client: its tasks' address subject without the id. */
+  readonly runner: RunnerClient
+  constructor(
+    readonly id: string,
+    mail: string,
+  ) {
+    this.runner = { mail }
+  }
 }
 
 /** Stream and consumer names of a cluster's durable work queue. */
@@ -162,13 +199,25 @@ export class Node {
   readonly #cacheDir: string
   readonly #sampler: StatusSampler
   readonly #events = new Emitter<NodeEvent>()
-  readonly #running = new Map<string, Running>()
-  readonly #byTask = new Map<PoolTask<unknown>, Running>()
+  /** Clients with tasks running here or results kept, by client id. */
+  readonly #clients = new Map<string, ClientTasks>()
+  /** Tasks running here (all clients). */
+  #active = 0
+  /** Running tasks by their pool task's id (progress events name the pool task). */
+  readonly #byPoolId = new Map<number, Running>()
   readonly #code = new Map<string, Promise<string>>()
   readonly #codeReady = new Map<string, string>()
-  readonly #outbox = new Map<string, ResultSpec[]>()
+  /** Clients with results to send at the next flush. */
+  #outbox: ClientTasks[] = []
   readonly #chunks = new Reassembler()
-  readonly #recent = new Map<string, ResultSpec>()
+  /**
+   * Whose result batches are kept, oldest first (for clients that reconnect and ask again): whole
+   * batches as they were sent, so keeping a result costs nothing per task.
+   */
+  #kept: (ClientTasks | undefined)[] = []
+  #keptHead = 0
+  /** Results in the kept batches. */
+  #keptCount = 0
   #acks: JsMsg[] = []
   #idle: (() => void) | undefined
   readonly #subs: Subscription[] = []
@@ -202,8 +251,8 @@ export class Node {
     this.#pool = new Pool({ workers: o.slots, isolation: o.isolation ?? DEFAULTS.isolation })
     this.#store = new Store(nc, workQueueNames(clusterName).bucket, o.replicas ?? DEFAULTS.replicas)
     this.#pool.on('progress', ({ task, done, total }) => {
-      const r = this.#byTask.get(task)
-      if (r !== undefined) this.#emit(r.client, [r.id, r.fence, PROGRESS, [done, total], 0])
+      const r = this.#byPoolId.get(task.id)
+      if (r !== undefined) this.#emit(r.client, r.id, r.fence, PROGRESS, [done, total], 0)
     })
   }
 
@@ -250,7 +299,7 @@ export class Node {
   // ---- pulses ----------------------------------------------------------------------------------
 
   #pulse(): Pulse {
-    const running = this.#running.size
+    const running = this.#active
     return {
       id: this.id,
       name: this.name,
@@ -286,22 +335,34 @@ export class Node {
       return
     }
     if (isChunk(batch)) return this.#chunks.add(batch)
-    for (const spec of runSpecs(batch)) this.#start(batch.c, spec, undefined)
+    const client = this.#client(batch.c)
+    const { ids, fences, codes, code, args } = batch
+    // each code of the batch looked up once
+    const fns = new Array<RunnerRef | Promise<RunnerRef> | undefined>(codes.length)
+    for (let i = 0; i < ids.length; i++) {
+      const k = typeof code === 'number' ? code : code[i]!
+      const fn = (fns[k] ??= this.#fn(codes[k]!))
+      this.#start(client, ids[i]!, fences[i]!, fn, args[i]!, undefined)
+    }
   }
 
-  #start(client: string, spec: TaskSpec, msg: JsMsg | undefined): void {
-    const [id, fence, code, args] = spec
-    const key = `${client}:${id}`
-    const previous = this.#running.get(key)
+  /** The tasks of client `id` here (made on its first task). */
+  #client(id: string): ClientTasks {
+    let c = this.#clients.get(id)
+    if (c === undefined) this.#clients.set(id, (c = new ClientTasks(id, this.#s.mail(id, 0).slice(0, -1))))
+    return c
+  }
+
+  #start(client: ClientTasks, id: number, fence: number, fn: RunnerRef | Promise<RunnerRef>, args: TaskArgs, msg: JsMsg | undefined): void {
+    const previous = client.running.get(id)
     if (previous !== undefined) {
       if (previous.fence >= fence) return // a duplicate delivery of an attempt that runs here
       previous.task?.cancel(new CancelledError('superseded by a newer attempt'))
-    }
-    const r: Running = { client, id, fence, task: undefined, mail: undefined, cancelled: undefined, msg }
-    this.#running.set(key, r)
-    this.#events.emit({ type: 'task-start', client, id })
-    if (msg !== undefined) this.#emit(client, [id, fence, STARTED, undefined, 0])
-    const fn = this.#fn(code)
+    } else this.#active++
+    const r = new Running(client, id, fence, msg)
+    client.running.set(id, r)
+    if (this.#events.listening('task-start')) this.#events.emit({ type: 'task-start', client: client.id, id })
+    if (msg !== undefined) this.#emit(client, id, fence, STARTED, undefined, 0)
     const a = this.#args(args)
     if (!(fn instanceof Promise) && !(a instanceof Promise)) this.#run(r, fn, a)
     else {
@@ -313,7 +374,7 @@ export class Node {
   }
 
   /** A task's arguments as the pool's worker takes them: the array itself, or serialized bytes. */
-  #args(args: TaskSpec[3]): unknown[] | Uint8Array | Promise<Uint8Array> {
+  #args(args: TaskArgs): unknown[] | Uint8Array | Promise<Uint8Array> {
     if (Array.isArray(args)) return args
     // a copy: decoded from a batch, the bytes are a view of the whole socket read buffer, which
     // the pool would otherwise clone in full for every task it posts to a worker
@@ -323,51 +384,41 @@ export class Node {
   }
 
   #run(r: Running, ref: RunnerRef, args: unknown[] | Uint8Array): void {
-    if (this.#running.get(`${r.client}:${r.id}`) !== r) return
+    if (r.client.running.get(r.id) !== r) return
     if (r.cancelled !== undefined) return this.#end(r, FAILED, serializeError(r.cancelled))
     let task: PoolTask<unknown>
     try {
-      const self: AddressMarker = { __taskosAddress: this.#s.mail(r.client, r.id), id: r.id, name: undefined }
-      task = ref[2] === 1 ? this.#pool.run(clusterRunGenerator, [ref, args, self]) : this.#pool.run(clusterRun, [ref, args, self])
+      task = this.#pool.run(ref[2] === 1 ? clusterRunGenerator : clusterRun, [ref, args, r.client.runner, r.id])
     } catch (error) {
       return this.#end(r, FAILED, serializeError(error))
     }
     r.task = task
-    this.#byTask.set(task, r)
+    this.#byPoolId.set(task.id, r)
     if (r.mail !== undefined) for (const m of r.mail) task.send(m)
     r.mail = undefined
     task.then(
       (value) => this.#end(r, OK, value),
-      (error: unknown) => {
-        const crashed = task.status === 'crashed'
-        this.#end(r, crashed ? CRASHED : FAILED, serializeError(error))
-      },
+      (error: unknown) => this.#end(r, task.status === 'crashed' ? CRASHED : FAILED, serializeError(error)),
     )
   }
 
   #end(r: Running, kind: number, value: unknown): void {
-    const key = `${r.client}:${r.id}`
-    if (this.#running.get(key) === r) this.#running.delete(key)
-    if (this.#running.size === 0 && this.#idle !== undefined) {
+    const client = r.client
+    if (client.running.get(r.id) === r) {
+      client.running.delete(r.id)
+      this.#active--
+    }
+    if (this.#active === 0 && this.#idle !== undefined) {
       const idle = this.#idle
       this.#idle = undefined
       queueMicrotask(idle) // after this result is queued for its client
     }
-    if (r.task !== undefined) this.#byTask.delete(r.task)
+    if (r.task !== undefined) this.#byPoolId.delete(r.task.id)
     if (kind === OK) this.#completed++
     else this.#failed++
-    this.#events.emit({ type: 'task-end', client: r.client, id: r.id, ok: kind === OK })
-    const send = (payload: unknown, encoded: 0 | 1): void => {
-      this.#emit(r.client, [r.id, r.fence, kind, payload, encoded])
-      // kept a while: a client that lost its connection asks for it again (resync)
-      this.#recent.set(key, [r.id, r.fence, kind, payload, encoded])
-      if (this.#recent.size > RECENT_RESULTS) this.#recent.delete(this.#recent.keys().next().value!)
-      // acked right after its result is published (in #flush): one connection keeps the order, so
-      // the server has the result before the ack; a node dying earlier leaves it for redelivery
-      if (r.msg !== undefined) this.#acks.push(r.msg)
-    }
+    if (this.#events.listening('task-end')) this.#events.emit({ type: 'task-end', client: client.id, id: r.id, ok: kind === OK })
     // fast path: the value goes in its batch (large ones leave as chunk messages, at flush)
-    if (r.msg === undefined) return send(value, 0)
+    if (r.msg === undefined) return this.#result(r, kind, value, 0)
     // durable path: serialized now, through the Object Store when large
     let bytes: Uint8Array
     try {
@@ -376,72 +427,123 @@ export class Node {
       kind = FAILED
       bytes = encode(serializeError(unsendable(r.id, error)))
     }
-    if (bytes.byteLength <= this.#store.inlineLimit) send(bytes, 1)
+    if (bytes.byteLength <= this.#store.inlineLimit) this.#result(r, kind, bytes, 1)
     else {
       this.#store.put(bytes).then(
-        (payload) => send(payload, 1),
-        (error: unknown) => send(encode(serializeError(new TaskosError('ERR_SERIALIZATION', `cannot store the large result of task ${r.id}: ${(error as Error).message}`))), 1),
+        (payload) => this.#result(r, kind, payload, 1),
+        (error: unknown) => this.#result(r, kind, encode(serializeError(new TaskosError('ERR_SERIALIZATION', `cannot store the large result of task ${r.id}: ${(error as Error).message}`))), 1),
       )
     }
   }
 
+  /** A task's result: queued for its client, and kept a while for a resync. */
+  #result(r: Running, kind: number, payload: unknown, encoded: 0 | 1): void {
+    this.#emit(r.client, r.id, r.fence, kind, payload, encoded)
+    // acked right after its result is published (in #flush): one connection keeps the order, so
+    // the server has the result before the ack; a node dying earlier leaves it for redelivery
+    if (r.msg !== undefined) this.#acks.push(r.msg)
+  }
+
+  /**
+   * Keeps a batch of results sent to a client, for a resync after it lost its connection; drops the
+   * oldest batches beyond the last {@link RECENT_RESULTS} results.
+   */
+  #keep(client: ClientTasks, results: Results): void {
+    client.kept.push(results)
+    this.#kept.push(client)
+    this.#keptCount += results.ids.length
+    const kept = this.#kept
+    while (this.#keptHead < kept.length) {
+      const old = kept[this.#keptHead]!
+      const oldest = old.kept[0]!
+      if (this.#keptCount - oldest.ids.length < RECENT_RESULTS) break
+      kept[this.#keptHead++] = undefined
+      old.kept.shift()
+      this.#keptCount -= oldest.ids.length
+      if (old.kept.length === 0 && old.running.size === 0 && !old.queued) this.#clients.delete(old.id)
+    }
+    if (this.#keptHead > 1024 && this.#keptHead * 2 > kept.length) {
+      this.#kept = kept.slice(this.#keptHead)
+      this.#keptHead = 0
+    }
+  }
+
   /** Queues a result for its client; every result of this turn goes out in one message per client. */
-  #emit(client: string, result: ResultSpec): void {
-    let list = this.#outbox.get(client)
-    if (list === undefined) this.#outbox.set(client, (list = []))
-    list.push(result)
+  #emit(client: ClientTasks, id: number, fence: number, kind: number, value: unknown, encoded: 0 | 1): void {
+    const out = client.out
+    if (encoded === 1) (out.enc ??= []).push(out.ids.length)
+    out.ids.push(id)
+    out.fences.push(fence)
+    out.kinds.push(kind)
+    out.values.push(value)
+    if (!client.queued) {
+      client.queued = true
+      this.#outbox.push(client)
+    }
     if (!this.#flushScheduled) {
       this.#flushScheduled = true
       // with tasks still running, after this loop turn's I/O: results the pool's workers reported
       // in several messages of this turn leave together; with none, there is nothing to wait for
-      if (this.#running.size === 0) queueMicrotask(() => this.#flush())
+      if (this.#active === 0) queueMicrotask(() => this.#flush())
       else setImmediate(() => this.#flush())
     }
   }
 
   #flush(): void {
     this.#flushScheduled = false
-    if (this.#nc.isClosed()) return
+    const outbox = this.#outbox
+    this.#outbox = []
+    const closed = this.#nc.isClosed()
     const limit = this.#store.inlineLimit
-    for (const [client, results] of this.#outbox) {
-      const subject = this.#s.results(client)
+    for (const c of outbox) {
+      const out = c.out
+      c.out = noResults()
+      c.queued = false
+      this.#keep(c, out)
+      if (closed) continue
+      const subject = this.#s.results(c.id)
+      const { ids, fences, kinds, values, enc } = out
       // every result of the batch in one serialization
       let bytes: Uint8Array | undefined
       try {
-        bytes = results.some((r) => r[4] === 0 && holdsLarge(r[3], limit)) ? undefined : encode(resultBatch(this.id, results))
+        // (serialized values, durable results, are never large: larger ones go through the store)
+        bytes = values.some((v) => holdsLarge(v, limit)) ? undefined : encode({ n: this.id, ids, fences, kinds, values, enc } satisfies ResultBatch)
       } catch {
         bytes = undefined
       }
-      if (bytes !== undefined && bytes.byteLength <= limit) {
-        this.#nc.publish(subject, bytes)
-        continue
-      }
-      // too large together, or a value V8 cannot serialize: one message per result, each value
-      // serialized on its own, large ones as chunk messages published just before
-      for (const result of results) {
-        const [id, fence] = result
-        let kind = result[2]
-        let payload = result[3]
-        if (result[4] === 0) {
-          try {
-            payload = encode(payload)
-          } catch (error) {
-            kind = FAILED
-            payload = encode(serializeError(unsendable(id, error)))
-          }
-        }
-        if (payload instanceof Uint8Array && payload.byteLength > limit) {
-          const { key, messages } = toChunks(payload, limit)
-          for (const m of messages) this.#nc.publish(subject, m)
-          payload = { c: key }
-        }
-        this.#nc.publish(subject, encode(resultBatch(this.id, [[id, fence, kind, payload, 1]])))
-      }
+      if (bytes !== undefined && bytes.byteLength <= limit) this.#nc.publish(subject, bytes)
+      else this.#publishOneByOne(out, subject, limit)
     }
-    this.#outbox.clear()
     const acks = this.#acks
     this.#acks = []
     for (const m of acks) m.ack()
+  }
+
+  /**
+   * Results too large together, or a value V8 cannot serialize: one message per result, each value
+   * serialized on its own, large ones as chunk messages published just before.
+   */
+  #publishOneByOne(c: Results, subject: string, limit: number): void {
+    const enc = c.enc === undefined ? undefined : new Set(c.enc)
+    for (let i = 0; i < c.ids.length; i++) {
+      const id = c.ids[i]!
+      let kind = c.kinds[i]!
+      let payload = c.values[i]
+      if (enc?.has(i) !== true) {
+        try {
+          payload = encode(payload)
+        } catch (error) {
+          kind = FAILED
+          payload = encode(serializeError(unsendable(id, error)))
+        }
+      }
+      if (payload instanceof Uint8Array && payload.byteLength > limit) {
+        const { key, messages } = toChunks(payload, limit)
+        for (const m of messages) this.#nc.publish(subject, m)
+        payload = { c: key }
+      }
+      this.#nc.publish(subject, encode({ n: this.id, ids: [id], fences: [c.fences[i]!], kinds: [kind], values: [payload], enc: [0] } satisfies ResultBatch))
+    }
   }
 
   #fn(code: CodeRef): RunnerRef | Promise<RunnerRef> {
@@ -481,18 +583,22 @@ export class Node {
       return
     }
     if (c.k === 'resync') {
+      const client = this.#clients.get(c.c)
       const missing: number[] = []
+      const found = client === undefined ? new Map<number, [Results, number]>() : results(client, new Set(c.ids))
       for (const id of c.ids) {
-        const key = `${c.c}:${id}`
-        if (this.#running.has(key)) continue
-        const kept = this.#recent.get(key)
-        if (kept === undefined) missing.push(id)
-        else this.#emit(c.c, [...kept])
+        if (client?.running.has(id) === true) continue
+        const at = found.get(id)
+        if (at === undefined) missing.push(id)
+        else {
+          const [r, i] = at
+          this.#emit(client!, id, r.fences[i]!, r.kinds[i]!, r.values[i], r.enc?.includes(i) === true ? 1 : 0)
+        }
       }
       msg.respond(encode({ missing }))
       return
     }
-    const r = this.#running.get(`${c.c}:${c.id}`)
+    const r = this.#clients.get(c.c)?.running.get(c.id)
     if (r === undefined) return
     if (c.k === 'cancel') {
       const reason = new CancelledError(c.reason)
@@ -523,7 +629,7 @@ export class Node {
     // in-progress acks from this (main) thread while tasks run on the pool: a blocked task
     // does not look dead; a killed node stops acking and its messages are redelivered
     this.#ackTimer = setInterval(() => {
-      for (const r of this.#running.values()) r.msg?.working()
+      for (const c of this.#clients.values()) for (const r of c.running.values()) r.msg?.working()
     }, DEFAULTS.ackWait / 3)
   }
 
@@ -537,14 +643,15 @@ export class Node {
     }
     this.#durableCount++
     const attempt = m.info.deliveryCount
-    const spec: TaskSpec = [item.task[0], attempt, item.task[2], item.task[3], item.task[4]]
+    const [id, , code, args] = item.task
+    const client = this.#client(item.c)
     if (attempt > item.retries + 1) {
-      const error = new HostLostError(`task ${spec[0]} was lost with its node ${attempt - 1} time(s) (retries: ${item.retries})`)
-      this.#emit(item.c, [spec[0], attempt, CRASHED, serializeError(error), 0])
+      const error = new HostLostError(`task ${id} was lost with its node ${attempt - 1} time(s) (retries: ${item.retries})`)
+      this.#emit(client, id, attempt, CRASHED, serializeError(error), 0)
       this.#nc.flush().then(() => m.term('retries exhausted'), () => undefined) // rare: a flush is fine
       return
     }
-    this.#start(item.c, spec, m)
+    this.#start(client, id, attempt, this.#fn(code), args, m)
   }
 
   // ---- lifecycle -------------------------------------------------------------------------------
@@ -556,7 +663,7 @@ export class Node {
 
   /** Counters of this node. */
   stats(): NodeStats {
-    return { id: this.id, name: this.name, slots: this.#slots, running: this.#running.size, completed: this.#completed, failed: this.#failed, durable: this.#durableCount }
+    return { id: this.id, name: this.name, slots: this.#slots, running: this.#active, completed: this.#completed, failed: this.#failed, durable: this.#durableCount }
   }
 
   /** Stops taking work, finishes running tasks, says goodbye, then disconnects. */
@@ -580,10 +687,10 @@ export class Node {
       // still run. Tasks arriving later are re-run elsewhere (the client sees this node go).
       await new Promise((resolve) => setTimeout(resolve, BYE_GRACE))
       this.#subs[0]?.unsubscribe()
-      while (this.#running.size > 0) await new Promise<void>((resolve) => (this.#idle = resolve))
+      while (this.#active > 0) await new Promise<void>((resolve) => (this.#idle = resolve))
       await this.#pool.close()
     } else {
-      for (const r of this.#running.values()) r.msg?.nak()
+      for (const c of this.#clients.values()) for (const r of c.running.values()) r.msg?.nak()
       await this.#pool.destroy()
     }
     clearInterval(this.#ackTimer)
@@ -594,6 +701,18 @@ export class Node {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close()
   }
+}
+
+/** Where the latest results of tasks `ids` are among a client's kept and outgoing results. */
+function results(client: ClientTasks, ids: ReadonlySet<number>): Map<number, [Results, number]> {
+  const found = new Map<number, [Results, number]>()
+  for (const r of [...client.kept, client.out]) {
+    for (let i = 0; i < r.ids.length; i++) {
+      // results only (not progress or start notices); a later one replaces an earlier one
+      if (r.kinds[i]! <= CRASHED && ids.has(r.ids[i]!)) found.set(r.ids[i]!, [r, i])
+    }
+  }
+  return found
 }
 
 function unsendable(id: number, error: unknown): TaskosError {

@@ -19,7 +19,8 @@
  * - `P.work`                client → JetStream work queue: one {@link WorkItem} per durable task
  *
  * Field by field:
- * - TaskSpec `[id, fence, code, args, name]`: `id` unique per client; `fence` the attempt
+ * - A task's fields (in a {@link RunBatch}'s columns, or as the TaskSpec `[id, fence, code, args,
+ *   name]` of a durable {@link WorkItem}): `id` unique per client; `fence` the attempt
  *   number (1, 2, …); the client keeps only results whose fence is the task's current attempt.
  *   `code` is `['h', bundleHash, exportName, generator]` (a shipped bundle) or
  *   `['s', source, generator]` (a self-contained function); `generator` is 1 for a generator
@@ -28,8 +29,8 @@
  *   it was too large and travels through the Object Store / as chunk messages (see chunks.ts)
  *   published on the same subject just before.
  * - {@link RunBatch}: the tasks of one message in column form (one `v8.serialize` for the batch,
- *   no object or buffer per task): `ids[i]`, `fences[i]`, `names[i]`, `codes[code[i]]` (`code` a
- *   number: every task's code), `args[i]`: the argument array, or a Payload when `i` is in `enc`.
+ *   no object or buffer per task): `ids[i]`, `fences[i]`, `codes[code[i]]` (`code` a number: every
+ *   task's code), `args[i]`: the argument array, or a Payload when `i` is in `enc`.
  * - {@link ResultBatch}, column form too: `ids[i]`, `fences[i]`, `kinds[i]`, `values[i]`; `kinds`
  *   1 = value, 0 = serialized error, 2 = crashed (error), 3 = progress (`[done, total]`),
  *   4 = started; `values[i]` is a Payload (serialized) when `i` is in `enc` (large results,
@@ -60,7 +61,6 @@ export interface RunBatch {
   readonly c: string
   readonly ids: number[]
   readonly fences: number[]
-  readonly names: (string | undefined)[]
   readonly codes: CodeRef[]
   readonly code: number[] | number
   readonly args: TaskArgs[]
@@ -72,9 +72,6 @@ export const FAILED = 0
 export const CRASHED = 2
 export const PROGRESS = 3
 export const STARTED = 4
-
-/** One result on the node: `encoded` 1 when `value` is a {@link Payload} (serialized). */
-export type ResultSpec = [id: number, fence: number, kind: number, value: unknown, encoded: 0 | 1]
 
 /** Results for one client, in column form (see the module comment). */
 export interface ResultBatch {
@@ -95,62 +92,6 @@ export function holdsLarge(value: unknown, limit: number): boolean {
   if (!Array.isArray(value)) return false
   for (const v of value as unknown[]) if ((ArrayBuffer.isView(v) || v instanceof ArrayBuffer) && v.byteLength > limit) return true
   return false
-}
-
-/** The column form of `specs` (tasks for one node). */
-export function runBatch(client: string, specs: readonly TaskSpec[], encoded: (spec: TaskSpec) => boolean): RunBatch {
-  const n = specs.length
-  const ids = new Array<number>(n)
-  const fences = new Array<number>(n)
-  const names = new Array<string | undefined>(n)
-  const args = new Array<TaskArgs>(n)
-  const codes: CodeRef[] = []
-  const code = new Array<number>(n)
-  let sameCode = true
-  let enc: number[] | undefined
-  for (let i = 0; i < n; i++) {
-    const spec = specs[i]!
-    ids[i] = spec[0]
-    fences[i] = spec[1]
-    names[i] = spec[4]
-    args[i] = spec[3]
-    const c = spec[2]
-    let k = codes.findIndex((d) => d === c || (d.length === c.length && d.every((x, j) => x === c[j])))
-    if (k < 0) k = codes.push(c) - 1
-    code[i] = k
-    if (k !== 0) sameCode = false
-    if (encoded(spec)) (enc ??= []).push(i)
-  }
-  return { c: client, ids, fences, names, codes, code: sameCode ? 0 : code, args, enc }
-}
-
-/** The tasks of a {@link RunBatch}, one spec each. */
-export function runSpecs(batch: RunBatch): TaskSpec[] {
-  const out = new Array<TaskSpec>(batch.ids.length)
-  for (let i = 0; i < out.length; i++) {
-    const k = typeof batch.code === 'number' ? batch.code : batch.code[i]!
-    out[i] = [batch.ids[i]!, batch.fences[i]!, batch.codes[k]!, batch.args[i]!, batch.names[i]]
-  }
-  return out
-}
-
-/** The column form of `results` (for one client). */
-export function resultBatch(node: string, results: readonly ResultSpec[]): ResultBatch {
-  const n = results.length
-  const ids = new Array<number>(n)
-  const fences = new Array<number>(n)
-  const kinds = new Array<number>(n)
-  const values = new Array<unknown>(n)
-  let enc: number[] | undefined
-  for (let i = 0; i < n; i++) {
-    const r = results[i]!
-    ids[i] = r[0]
-    fences[i] = r[1]
-    kinds[i] = r[2]
-    values[i] = r[3]
-    if (r[4] === 1) (enc ??= []).push(i)
-  }
-  return { n: node, ids, fences, kinds, values, enc }
 }
 
 export type Control =

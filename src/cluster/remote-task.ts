@@ -10,7 +10,7 @@
  */
 import { Operation } from '../kernel/index.js'
 import type { Outcome, Task, TaskStatus } from '../kernel/index.js'
-import type { TaskSpec } from './protocol.js'
+import type { CodeRef, TaskArgs } from './protocol.js'
 
 /** @internal how the cluster drives a remote task. */
 export interface RemoteTaskOwner {
@@ -37,7 +37,8 @@ export class RemoteTask<R = unknown> implements Task<R> {
   readonly name: string | undefined
   /** @internal */ _outcome: Outcome<R> | undefined = undefined
   /** @internal attempt number: results of other attempts are discarded */ _fence = 0
-  /** @internal */ _spec: TaskSpec | undefined = undefined
+  /** @internal its code, once known (a bundle is uploaded first) */ _code: CodeRef | undefined = undefined
+  /** @internal its arguments as they travel: the (address-wired) array, or a Payload */ _args: TaskArgs | undefined = undefined
   /** @internal */ _host: Placed | undefined = undefined
   /** @internal */ _durable: boolean
   /** @internal */ _retries: number
@@ -49,9 +50,8 @@ export class RemoteTask<R = unknown> implements Task<R> {
   #placedError: unknown = undefined
   #placed: { promise: Promise<void>; resolve: () => void; reject: (e: unknown) => void } | undefined
   readonly #owner: RemoteTaskOwner
-  readonly #promise: Promise<R>
-  #resolve!: (value: unknown) => void
-  #reject!: (error: unknown) => void
+  /** Waits (join, settle) for its end: no promise per task, only an operation per wait. */
+  #waits: EndOperation<unknown> | EndOperation<unknown>[] | undefined = undefined
 
   /** @internal */
   constructor(
@@ -68,11 +68,24 @@ export class RemoteTask<R = unknown> implements Task<R> {
     this._durable = durable
     this._retries = retries
     this._want = want
-    this.#promise = new Promise<R>((resolve, reject) => {
-      this.#resolve = resolve as (value: unknown) => void
-      this.#reject = reject
-    })
-    this.#promise.catch(() => undefined) // observed through join/settle
+  }
+
+  /** @internal a wait for its end began. */
+  _addWait(op: EndOperation<unknown>): void {
+    const waits = this.#waits
+    if (waits === undefined) this.#waits = op
+    else if (Array.isArray(waits)) waits.push(op)
+    else this.#waits = [waits, op]
+  }
+
+  /** @internal a wait for its end stopped (timed out or was interrupted). */
+  _removeWait(op: EndOperation<unknown>): void {
+    const waits = this.#waits
+    if (waits === op) this.#waits = undefined
+    else if (Array.isArray(waits)) {
+      const i = waits.indexOf(op)
+      if (i >= 0) waits.splice(i, 1)
+    }
   }
 
   /** @internal the task reached a node or the durable queue (or failed before: `error`). */
@@ -122,31 +135,30 @@ export class RemoteTask<R = unknown> implements Task<R> {
   _settle(outcome: Outcome<R>): boolean {
     if (this._outcome !== undefined) return false
     this._outcome = outcome
-    this._spec = undefined
+    this._code = undefined
+    this._args = undefined
     this._mail = undefined
     this._cleanup?.()
     this._cleanup = undefined
     this.#owner._ended(this)
     this._markPlaced(outcome.status === 'done' ? undefined : outcome.error)
-    if (outcome.status === 'done') this.#resolve(outcome.value)
-    else this.#reject(outcome.error)
+    const waits = this.#waits
+    if (waits !== undefined) {
+      this.#waits = undefined
+      if (Array.isArray(waits)) for (const op of waits) op._end(outcome)
+      else waits._end(outcome)
+    }
     return true
   }
 
   /** Waits for the task to end: its value, or rejects with its error. Awaitable and `yield*`-able. */
   join(): Operation<R> {
-    return Operation.from(this.#promise, `join of remote task #${this.id}`)
+    return new EndOperation<R>(this, false)
   }
 
   /** Waits for the task to end and gives its outcome; never rejects. */
   settle(): Operation<Outcome<R>> {
-    return Operation.from(
-      this.#promise.then(
-        () => this._outcome!,
-        () => this._outcome!,
-      ),
-      `settle of remote task #${this.id}`,
-    )
+    return new EndOperation<Outcome<R>>(this, true)
   }
 
   /**
@@ -166,5 +178,33 @@ export class RemoteTask<R = unknown> implements Task<R> {
    */
   cancel(reason?: unknown): boolean {
     return this.#owner._cancel(this, reason)
+  }
+}
+
+/** @internal a wait for a remote task's end: `join` (its value, or its error) or `settle` (its outcome). */
+class EndOperation<T> extends Operation<T> {
+  readonly #task: RemoteTask<unknown>
+  readonly #outcome: boolean
+  constructor(task: RemoteTask<unknown>, outcome: boolean) {
+    super(undefined, undefined)
+    this.#task = task
+    this.#outcome = outcome
+  }
+  protected start(): void {
+    const outcome = this.#task._outcome
+    if (outcome === undefined) this.#task._addWait(this)
+    else this._end(outcome)
+  }
+  /** @internal the task ended. */
+  _end(outcome: Outcome<unknown>): void {
+    if (this.#outcome) this.resolve(outcome as T)
+    else if (outcome.status === 'done') this.resolve(outcome.value as T)
+    else this.reject(outcome.error)
+  }
+  protected cancelWait(): void {
+    this.#task._removeWait(this)
+  }
+  protected describe(): string {
+    return `${this.#outcome ? 'settle' : 'join'} of remote task #${this.#task.id}`
   }
 }

@@ -22,17 +22,29 @@ type Body = (t: TaskContext, ...args: unknown[]) => unknown
 /** Where the function is: `[bundle file URL, export name, generator]` or `['', source, generator]`. */
 export type RunnerRef = readonly [string, string, 0 | 1]
 
+/**
+ * A client of the node: `mail`, the subject of its tasks' addresses without the task id. One object
+ * per client, so a batch of its tasks posted to a worker carries it once (a structured clone writes
+ * an object met again as a reference).
+ */
+export interface RunnerClient {
+  readonly mail: string
+}
+
 const modules = new Map<string, Promise<Record<string, unknown>>>()
-const functions = new Map<string, Body>()
+/** Found functions: by bundle URL ('' for source), then by export name (or source). */
+const functions = new Map<string, Map<string, Body>>()
 
 function load(ref: RunnerRef): Body | Promise<Body> {
-  const key = `${ref[0]}#${ref[1]}`
-  const cached = functions.get(key)
+  let byName = functions.get(ref[0])
+  const cached = byName?.get(ref[1])
   if (cached !== undefined) return cached
+  if (byName === undefined) functions.set(ref[0], (byName = new Map<string, Body>()))
+  const found = byName
   if (ref[0] === '') {
     // eslint-disable-next-line @typescript-eslint/no-implied-eval -- a self-contained function shipped as source
     const fn = (new Function(`return (${ref[1]})`) as () => Body)()
-    functions.set(key, fn)
+    found.set(ref[1], fn)
     return fn
   }
   let mod = modules.get(ref[0])
@@ -44,7 +56,7 @@ function load(ref: RunnerRef): Body | Promise<Body> {
   return mod.then((m) => {
     const fn = Object.values(m).find((v) => typeof v === 'function' && (v as { taskName?: unknown }).taskName === ref[1])
     if (fn === undefined) throw new TaskosError('ERR_INVALID_ARGUMENT', `task function '${ref[1]}' is not exported by its shipped bundle`)
-    functions.set(key, fn as Body)
+    found.set(ref[1], fn as Body)
     return fn as Body
   })
 }
@@ -88,35 +100,45 @@ const markerOf = (value: object): AddressMarker | undefined =>
 const wire = (value: unknown): unknown => toWire(value, markerOf)
 const revive = (value: unknown): unknown => fromWire(value, (m) => new WorkerAddress(m))
 
-/** `t` with addresses revived in received messages and markers accepted by `send`. */
-function context(t: TaskContext, self: AddressMarker | undefined, generator: boolean): TaskContext {
-  return new Proxy(t, {
-    get(target, prop) {
-      if (prop === 'receive') {
-        // a generator task waits with yield*, an async one with await: revive the message either way
-        if (generator) {
-          return (...a: Parameters<TaskContext['receive']>) => {
-            const op = target.receive(...a)
-            return {
-              *[Symbol.iterator](): Generator<unknown, unknown, unknown> {
-                return revive(yield* op)
-              },
-            }
+/** `t` with addresses revived in received messages and markers accepted by `send`; `t.address` is its own. */
+class ContextHandler implements ProxyHandler<TaskContext> {
+  readonly #client: RunnerClient
+  readonly #id: number
+  readonly #generator: boolean
+  constructor(client: RunnerClient, id: number, generator: boolean) {
+    this.#client = client
+    this.#id = id
+    this.#generator = generator
+  }
+  get(target: TaskContext, prop: string | symbol): unknown {
+    if (prop === 'receive') {
+      // a generator task waits with yield*, an async one with await: revive the message either way
+      if (this.#generator) {
+        return (...a: Parameters<TaskContext['receive']>) => {
+          const op = target.receive(...a)
+          return {
+            *[Symbol.iterator](): Generator<unknown, unknown, unknown> {
+              return revive(yield* op)
+            },
           }
         }
-        return (...a: Parameters<TaskContext['receive']>) => Operation.from(target.receive(...a).then(revive), 't.receive()')
       }
-      if (prop === 'send') {
-        return (to: unknown, message: unknown) => {
-          const dest = isMarker(to) ? new WorkerAddress(to) : to
-          return target.send(dest as Addressable, message)
-        }
+      return (...a: Parameters<TaskContext['receive']>) => Operation.from(target.receive(...a).then(revive), 't.receive()')
+    }
+    if (prop === 'send') {
+      return (to: unknown, message: unknown) => {
+        const dest = isMarker(to) ? new WorkerAddress(to) : to
+        return target.send(dest as Addressable, message)
       }
-      if (prop === 'address') return self === undefined ? undefined : new WorkerAddress(self)
-      const value = Reflect.get(target, prop, target) as unknown
-      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value
-    },
-  })
+    }
+    if (prop === 'address') return new WorkerAddress({ __taskosAddress: `${this.#client.mail}${this.#id}`, id: this.#id, name: undefined })
+    const value = Reflect.get(target, prop, target) as unknown
+    return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value
+  }
+}
+
+function context(t: TaskContext, client: RunnerClient, id: number, generator: boolean): TaskContext {
+  return new Proxy(t, new ContextHandler(client, id, generator))
 }
 
 function isGenerator(value: unknown): value is Generator<unknown, unknown, unknown> {
@@ -128,20 +150,33 @@ function argsOf(args: unknown[] | Uint8Array): unknown[] {
   return revive(args instanceof Uint8Array ? decode<unknown[]>(args) : args) as unknown[]
 }
 
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as PromiseLike<unknown>).then === 'function'
+}
+
+/** The result as it leaves the worker: a value at once (a plain function), or a promise of it. */
+function leave(result: unknown): unknown {
+  return isThenable(result) ? Promise.resolve(result).then(wire) : wire(result)
+}
+
 /**
  * Runs a shipped plain or async task function (see the module comment). Its arguments arrive as
  * values (copied by the pool), or serialized when they were large; its result leaves as a value
- * with tasks replaced by address markers (the node serializes it with its batch).
+ * with tasks replaced by address markers (the node serializes it with its batch). `client` and
+ * `id` (the task's id at its client) make `t.address`. Not async itself: a plain function that
+ * returns a value ends its pool task in the same turn (no promise per task), so the pool's worker
+ * reports it with the rest of the batch.
  */
-export const clusterRun = defineTask(import.meta.url, async function clusterRun(
+export const clusterRun = defineTask(import.meta.url, function clusterRun(
   t: TaskContext,
   ref: RunnerRef,
   args: unknown[] | Uint8Array,
-  self: AddressMarker | undefined,
-): Promise<unknown> {
+  client: RunnerClient,
+  id: number,
+): unknown {
   const found = load(ref)
-  const fn = typeof found === 'function' ? found : await found
-  return wire(await fn(context(t, self, false), ...argsOf(args)))
+  if (typeof found === 'function') return leave(found(context(t, client, id, false), ...argsOf(args)))
+  return found.then((fn) => leave(fn(context(t, client, id, false), ...argsOf(args))))
 })
 
 /** Runs a shipped generator task function (the task must be a generator task to drive it). */
@@ -149,11 +184,12 @@ export const clusterRunGenerator = defineTask(import.meta.url, function* cluster
   t: TaskContext,
   ref: RunnerRef,
   args: unknown[] | Uint8Array,
-  self: AddressMarker | undefined,
+  client: RunnerClient,
+  id: number,
 ): Generator<unknown, unknown, unknown> {
   const found = load(ref)
   const fn = typeof found === 'function' ? found : ((yield found) as Body)
-  const body = fn(context(t, self, true), ...argsOf(args))
+  const body = fn(context(t, client, id, true), ...argsOf(args))
   const value = isGenerator(body) ? yield* body : body
   return wire(value)
 })
