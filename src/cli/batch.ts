@@ -12,7 +12,9 @@ import type CliProgress from 'cli-progress'
 import { TaskosError } from '../kernel/index.js'
 import { Boss, expandCommand, formatSize, parseSize, shellQuote } from '../batch/index.js'
 import type { BatchReport, BossOptions, JobReport } from '../batch/index.js'
+import type { Monitor } from '../monitor/index.js'
 import type { BatchFile, SchedulerSettings } from './batch-file.js'
+import { parsePort } from './node.js'
 
 /**
  * The batch-file reader (with yaml) and cli-progress: loaded when a batch runs, not with every
@@ -34,6 +36,8 @@ export interface BatchFlags {
   journal?: string
   report?: string
   dryRun?: boolean
+  /** Serve the monitor (dashboard, /metrics) of the run on 127.0.0.1 at this port (0: any free one). */
+  monitor?: number
 }
 
 /** Where the command writes, and whether it draws a live bar. */
@@ -83,6 +87,7 @@ export function batchCommand(): Command {
     .option('--journal <file>', 'append finished jobs here; rerun to skip those done')
     .option('--report <file>', 'write the JSON report here')
     .option('--dry-run', 'show the plan (jobs, commands, scheduler) and run nothing')
+    .option('--monitor <port>', 'serve a live dashboard and /metrics of the run on 127.0.0.1:<port> (0: any free port)', parsePort)
     .showHelpAfterError('(taskos batch --help lists the options)')
     .addHelpText(
       'after',
@@ -132,10 +137,22 @@ export async function runBatchFile(
     [],
     () => new Boss({ ...options, signals: true, ...(journal === undefined ? {} : { journal }) }),
   )
+  let monitor: Monitor | undefined
+  if (flags.monitor !== undefined) {
+    const { Monitor } = await import('../monitor/index.js') // the HTTP server loads for --monitor only
+    monitor = new Monitor({ batch: boss }, { port: flags.monitor })
+    try {
+      out.write(`monitor: ${await monitor.listen()} (dashboard, /metrics, /api/snapshot)\n`)
+    } catch (error) {
+      await boss.stop({ now: true })
+      throw error
+    }
+  }
   const detach = showProgress(boss, out)
   boss.end()
   const report = await boss.wait()
   detach()
+  await monitor?.close()
   if (flags.report !== undefined) writeFileSync(flags.report, JSON.stringify(report, null, 2) + '\n')
   out.write(summaryTable(report))
   return report.summary.ok ? 0 : 1
