@@ -34,11 +34,19 @@ export interface ConnectionFlags {
   tlsKey?: string
 }
 
-/** The connection options the flags (and environment) give. */
+/** The secrets the command line may take from the environment instead of a flag. */
+const SECRET_VARIABLES = ['TASKOS_NATS_TOKEN', 'TASKOS_NATS_PASS', 'TASKOS_NATS_NKEY_SEED'] as const
+
+/**
+ * The connection options the flags (and environment) give. The secret variables are removed from
+ * this process's environment once read, so the node's workers, the tasks' child processes and
+ * anything else this process starts do not inherit them.
+ */
 export function connectionFrom(f: ConnectionFlags): NodeOptions {
   const token = f.token ?? process.env.TASKOS_NATS_TOKEN
   const pass = f.pass ?? process.env.TASKOS_NATS_PASS
   const seed = f.nkeySeed ?? process.env.TASKOS_NATS_NKEY_SEED
+  for (const name of SECRET_VARIABLES) delete process.env[name]
   const tls = f.tlsCa !== undefined || f.tlsCert !== undefined || f.tlsKey !== undefined
   return {
     servers: f.servers.split(',').map((s) => s.trim()).filter((s) => s !== ''),

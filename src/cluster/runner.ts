@@ -4,7 +4,8 @@
  * and in the messages it receives into addresses it can `t.send` to, and runs it with the full task
  * context (receive, send, spawn, sleep, progress, signal). Sends to addresses leave through one
  * NATS connection per worker, opened on first use with the node's connection settings (passed in
- * the environment variable `TASKOS_CLUSTER_CONNECTION`, JSON).
+ * the environment variable `TASKOS_CLUSTER_CONNECTION`, JSON, which the runner removes from the
+ * worker's environment as it loads).
  * @module
  */
 import type { NatsConnection } from '@nats-io/transport-node'
@@ -63,6 +64,14 @@ function load(ref: RunnerRef): Body | Promise<Body> {
 
 // ---- addresses inside the worker --------------------------------------------------------------
 
+/**
+ * The node's connection settings, credentials included, taken out of this worker's environment as
+ * soon as the runner loads (before any shipped code): a task's own child processes do not inherit
+ * them. (A worker thread's `process.env` is its own copy; a worker process's is its own.)
+ */
+const CONNECTION = process.env.TASKOS_CLUSTER_CONNECTION
+delete process.env.TASKOS_CLUSTER_CONNECTION
+
 let connection: Promise<NatsConnection> | undefined
 let nc: NatsConnection | undefined
 let pending: [string, Uint8Array][] = []
@@ -70,7 +79,7 @@ let pending: [string, Uint8Array][] = []
 function publish(subject: string, data: Uint8Array): void {
   if (nc !== undefined && !nc.isClosed()) return nc.publish(subject, data)
   pending.push([subject, data])
-  const options = JSON.parse(process.env.TASKOS_CLUSTER_CONNECTION ?? '{}') as ConnectionOptions
+  const options = JSON.parse(CONNECTION ?? '{}') as ConnectionOptions
   connection ??= connectNats(options, `taskos-worker-${process.pid}`).then((c) => {
     nc = c
     const queued = pending

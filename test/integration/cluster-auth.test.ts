@@ -14,7 +14,7 @@ import type { ConnectionOptions } from '../../src/cluster/index.js'
 import { TaskosError } from '../../src/index.js'
 import { startNats } from '../../src/testing/nats.js'
 import type { NatsServerHandle } from '../../src/testing/nats.js'
-import { double } from '../fixtures/cluster-tasks.js'
+import { double, envProbe } from '../fixtures/cluster-tasks.js'
 import { killAllNodes, startNode } from './cluster-helpers.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'taskos-auth-'))
@@ -29,13 +29,20 @@ async function refused(servers: string, options: Partial<ConnectionOptions>): Pr
 }
 
 /** A node started with `nodeArgs` and a client connected with `options` run tasks on both paths. */
-async function works(nats: NatsServerHandle, name: string, nodeArgs: string[], options: Partial<ConnectionOptions>): Promise<void> {
+async function works(
+  nats: NatsServerHandle,
+  name: string,
+  nodeArgs: string[],
+  options: Partial<ConnectionOptions>,
+  more?: (cluster: Cluster) => Promise<void>,
+): Promise<void> {
   await startNode(nats.url, name, ['--slots', '1', ...nodeArgs])
   const cluster = await Cluster.connect({ servers: nats.url, timeout: 5000, ...options })
   try {
     await cluster.waitForHosts(1)
     assert.equal(await (await cluster.spawn(double, [21])).join(), 42)
     assert.equal(await (await cluster.spawn(double, [4], { durable: true })).join(), 8)
+    await more?.(cluster)
   } finally {
     await cluster.close()
     await killAllNodes()
@@ -58,7 +65,12 @@ describe('cluster: NATS authentication methods', { timeout: 120_000 }, () => {
       await refused(nats.url, { user: 'bob', pass: 'wonder-land' })
       process.env.TASKOS_NATS_PASS = 'wonder-land'
       try {
-        await works(nats, 'userpass', ['--user', 'alice'], { user: 'alice', pass: 'wonder-land' })
+        await works(nats, 'userpass', ['--user', 'alice'], { user: 'alice', pass: 'wonder-land' }, async (cluster) => {
+          // the node's credentials reach its workers, but neither a task's environment nor the
+          // child processes a task starts
+          const seen = await (await cluster.spawn(envProbe, ['wonder-land'])).join()
+          assert.deepEqual(seen, { inEnv: [], childSeesSecret: false })
+        })
       } finally {
         delete process.env.TASKOS_NATS_PASS
       }
