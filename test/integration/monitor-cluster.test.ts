@@ -1,8 +1,6 @@
 // The monitor over a cluster: nodes in the snapshot and in /metrics, a killed node as a
 // `host-down` event, and `taskos monitor` from the command line.
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
-import type { ChildProcess } from 'node:child_process'
 import { after, before, describe, test } from 'node:test'
 import { Cluster } from '../../src/cluster/index.js'
 import type { HostInfo } from '../../src/cluster/index.js'
@@ -10,8 +8,10 @@ import { Monitor } from '../../src/monitor/index.js'
 import { startNats } from '../../src/testing/nats.js'
 import type { NatsServerHandle } from '../../src/testing/nats.js'
 import { double, fail } from '../fixtures/cluster-tasks.js'
-import { ROOT, runTsx } from '../fixtures/run-tsx.js'
+import { runTsx } from '../fixtures/run-tsx.js'
 import { killAllNodes, startNode } from './cluster-helpers.js'
+import { startCli } from '../batch/helpers.js'
+import type { CliRun } from '../batch/helpers.js'
 
 async function until(check: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
   const deadline = Date.now() + ms
@@ -21,17 +21,10 @@ async function until(check: () => boolean | Promise<boolean>, ms: number, what: 
   }
 }
 
-/** `taskos <args>` from the sources, its output gathered. */
-function cli(args: string[]): { child: ChildProcess; out: () => string; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let out = ''
-  child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c))
-  child.stderr.setEncoding('utf8').on('data', (c: string) => (out += c))
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
-  return { child, out: () => out, exited }
+/** `taskos <args>` from the sources (the batch tests' starter), its output so far as one string. */
+async function cli(args: string[]): Promise<{ child: CliRun['child']; out: () => string; exited: Promise<number | null> }> {
+  const run = await startCli(args, 60_000)
+  return { child: run.child, out: () => run.out.stdout + run.out.stderr, exited: run.exited.then((r) => r.code) }
 }
 
 /** Waits until the snapshot of the monitor at `url` lists a node named `name` in source `source`. */
@@ -141,7 +134,7 @@ describe('monitor: a cluster', { timeout: 90_000 }, () => {
 
   test('monitor: `taskos monitor --servers` serves the cluster on loopback and stops on SIGTERM', async () => {
     await startNode(nats.url, 'cli-node', ['--slots', '1'])
-    const { child, out, exited } = cli(['monitor', '--servers', nats.url, '--port', '0', '--interval', '100'])
+    const { child, out, exited } = await cli(['monitor', '--servers', nats.url, '--port', '0', '--interval', '100'])
     try {
       await until(() => /taskos monitor: http:\/\/127\.0\.0\.1:\d+\//.test(out()), 20_000, 'the URL line')
       await nodeListed(
@@ -158,7 +151,7 @@ describe('monitor: a cluster', { timeout: 90_000 }, () => {
   })
 
   test('monitor: `taskos cluster --local 1 --monitor 0` serves the monitor of the local cluster', async () => {
-    const { child, out, exited } = cli(['cluster', '--local', '1', '--slots', '1', '--monitor', '0'])
+    const { child, out, exited } = await cli(['cluster', '--local', '1', '--slots', '1', '--monitor', '0'])
     try {
       await until(() => /monitor: http:\/\/127\.0\.0\.1:\d+\//.test(out()), 20_000, 'the monitor line')
       await nodeListed(/monitor: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(out())![1]!, 'default', 'local-1')
