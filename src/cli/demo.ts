@@ -465,7 +465,8 @@ function parseScale(value: string): number {
 export function demoCommand(): Command {
   return new Command('demo')
     .description(
-      'tour the kernel in a few seconds: 100,000 light tasks, messages, ping-pong, dispatch, ' +
+      'a few-second tour: a computation split across the cores by the pool (with progress and ' +
+        'the speed-up), then the kernel: 100,000 light tasks, messages, ping-pong, dispatch, ' +
         'structured concurrency, supervision',
     )
     .option('--scale <factor>', 'multiply the task and message counts (0.1 for a quick run)', parseScale, 1)

@@ -28,7 +28,7 @@ function createProgram(): Command {
     .addCommand(monitorCommand())
     .addHelpText(
       'after',
-      '\nExamples:\n  taskos demo               the kernel tour (a few seconds)\n' +
+      '\nExamples:\n  taskos demo               the pool and kernel tour (a few seconds)\n' +
         '  taskos demo --scale 0.1   a quicker, smaller tour\n' +
         '  taskos batch jobs.yaml    run a batch file (taskos batch --help)\n' +
         '  taskos cluster --local 2  a NATS server and 2 nodes on this machine\n' +
