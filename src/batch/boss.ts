@@ -394,16 +394,16 @@ export class Boss<R = unknown> {
   }
 
   #pump(): void {
-    if (!this.#paused && this.#stopping === false) {
-      if (this.#pending.length > this.#head) {
-        if (this.#running < this.#slots.length) this.#launchFree()
-        // the launcher's queues are topped up, and the workers get their next chunk, whether or not
-        // a slot was free: a slot that keeps its next job never waits for the boss between two
-        if (this.#pipeline && this.#runner instanceof LauncherRunner) this.#topUp()
-        else if (this.#pipeline && this.#runner instanceof FunctionRunner) this.#prefetch()
-      }
-      if (this.#pending.length === this.#head && this.#running < this.#slots.length) this.#steal()
+    // (checked again after each step: a listener of the events of a launch may pause or stop)
+    const go = (): boolean => !this.#paused && this.#stopping === false
+    if (go() && this.#pending.length > this.#head && this.#running < this.#slots.length) this.#launchFree()
+    // the launcher's queues are topped up, and the workers get their next chunk, whether or not a
+    // slot was free: a slot that keeps its next job never waits for the boss between two
+    if (go() && this.#pipeline && this.#pending.length > this.#head) {
+      if (this.#runner instanceof LauncherRunner) this.#topUp()
+      else if (this.#runner instanceof FunctionRunner) this.#prefetch()
     }
+    if (go() && this.#pending.length === this.#head && this.#running < this.#slots.length) this.#steal()
     this.#maybeFinish()
   }
 
