@@ -695,7 +695,8 @@ export class Boss<R = unknown> {
    * worker (kept within what the boss saw: not before the chunk was launched nor after its end, and
    * each after the one before); the peak RSS of the chunk is each one's. Jobs that never started go
    * back to the pending list (or are cancelled when the batch stops). A chunk of several jobs that
-   * crashed or failed as a whole does not say which job did it: they all run again, alone.
+   * crashed or failed as a whole does not say which job did it: they all run again, alone. Then the
+   * chunk waiting behind it in the worker, which started there meanwhile, runs (#moveAhead).
    */
   #chunkEnded(chunk: Chunk, end: ChunkEnd): void {
     const { first, extras } = chunk
@@ -730,13 +731,6 @@ export class Boss<R = unknown> {
       return
     }
     const outcomes = end.outcomes
-    if (outcomes.length === 0 && chunk.dropped) {
-      // taken back just as the chunk before it ended, and before it started
-      this.#unbegin(first)
-      this.#requeue([first, ...extras])
-      this.#schedulePump()
-      return
-    }
     let after = chunk.launched
     for (let k = 0; k < outcomes.length; k++) {
       const job = k === 0 ? first : extras[k - 1]!

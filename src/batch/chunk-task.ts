@@ -121,7 +121,11 @@ function release(): void {
 }
 
 /** Runs `jobs` as this worker's chunk; releases the worker (once) when they are done. */
-function runAll(t: TaskContext, fn: Body, jobs: readonly ChunkJob[]): ChunkOutcome[] | Promise<ChunkOutcome[]> {
+function runAll(
+  t: TaskContext,
+  fn: Body,
+  jobs: readonly ChunkJob[],
+): ChunkOutcome[] | Promise<ChunkOutcome[]> {
   let released = false
   const done = (): void => {
     if (released) return
@@ -144,7 +148,11 @@ function runAll(t: TaskContext, fn: Body, jobs: readonly ChunkJob[]): ChunkOutco
  * Runs `jobs` now if this worker is free, else once the chunks before it have run; no job when the
  * boss takes the chunk back (DROP) or cancels it first.
  */
-function runWhenFree(t: TaskContext, fn: Body, jobs: readonly ChunkJob[]): ChunkOutcome[] | Promise<ChunkOutcome[]> {
+function runWhenFree(
+  t: TaskContext,
+  fn: Body,
+  jobs: readonly ChunkJob[],
+): ChunkOutcome[] | Promise<ChunkOutcome[]> {
   if (!busy) {
     if (t.tryReceive(isMarker) !== undefined) return []
     busy = true
@@ -156,12 +164,14 @@ function runWhenFree(t: TaskContext, fn: Body, jobs: readonly ChunkJob[]): Chunk
       task: t.task,
       go: () => {
         started = true
+        // ends the wait for DROP below first: the chunk's jobs may wait for messages themselves
+        t.task.send(GO)
         try {
           resolve(runAll(t, fn, jobs))
         } catch (error) {
-          reject(error)
+          // cannot happen: a job's error is its outcome
+          reject(new Error('the chunk could not run', { cause: error }))
         }
-        t.task.send(GO) // ends the wait for DROP below
       },
     }
     waiting.push(me)

@@ -156,8 +156,11 @@ describe('batch: pipelining', { timeout: LIMIT }, () => {
     slotGaps(report)
   })
 
-  test('pipelining of long jobs: a slot\'s worker starts its next job before the boss has heard that the one before ended', async () => {
-    const { boss, heard } = sleepBoss(Array.from({ length: 12 }, () => 40), 2)
+  test("pipelining of long jobs: a slot's worker starts its next job before the boss has heard that the one before ended", async () => {
+    const { boss, heard } = sleepBoss(
+      Array.from({ length: 12 }, () => 40),
+      2,
+    )
     boss.end()
     const report = await done(boss.wait())
     assert.equal(report.summary.done, 12)
@@ -175,7 +178,10 @@ describe('batch: pipelining', { timeout: LIMIT }, () => {
       }
     }
     // without pipelining a job is launched only once the boss has heard of the end: never ahead
-    assert.ok(ahead >= transitions * 0.75, `${ahead} of ${transitions} jobs started before the boss heard of the end before`)
+    assert.ok(
+      ahead >= transitions * 0.75,
+      `${ahead} of ${transitions} jobs started before the boss heard of the end before`,
+    )
   })
 
   test('pipelining of long jobs: a slot that goes idle takes back the job waiting behind a long one on another slot', async () => {
