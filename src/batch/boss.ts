@@ -705,12 +705,13 @@ export class Boss<R = unknown> {
     if (this.#ahead[slot] === chunk) {
       // it ended while waiting in the worker: taken back or cancelled before it started…
       this.#ahead[slot] = undefined
-      if (end.outcomes === undefined || end.outcomes.length === 0) {
+      if (end.outcomes === undefined ? end.end.status === 'cancelled' : end.outcomes.length === 0) {
         this.#requeue([first, ...extras])
         this.#schedulePump()
         return
       }
-      // …or it had started when it was taken back (the boss heard of the end before it first)
+      // …or it had started when it was taken back (the boss heard of the end before it first), or
+      // its worker died before it heard of the drop and the pool ran it on the next one
       this.#begin(first, slot)
       chunk.launched = this.#since[slot]!
     }
