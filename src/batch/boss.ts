@@ -11,9 +11,11 @@
  * ones are cancelled; `stop({ now: true })` also cancels running jobs (commands get SIGTERM, then
  * SIGKILL after `killGrace`; worker processes are terminated after the same grace).
  *
- * Pipelining (short jobs, slot-counting schedulers): a slot's worker gets task-function jobs in
- * chunks (#extras, #chunkEnded), and commands wait in the launcher's queue for their slot (#topUp,
- * #queued; #ended_ moves the next onto the slot). Such a job stays pending until it starts.
+ * Pipelining (slot-counting schedulers): a slot's worker gets short task-function jobs in chunks
+ * (#extras, #chunkEnded), and the next chunk (or long job) while the one before runs, which it starts
+ * the moment that one ends (#prefetch, #ahead; #moveAhead moves it onto the slot, #steal takes it
+ * back for an idle slot); commands wait in the launcher's queue for their slot (#topUp, #queued;
+ * #ended_ moves the next onto the slot). Such a job stays pending until it starts.
  *
  * Options and their validation live in boss-options.ts, a job's state in job-state.ts; this file is
  * the state machine (≈800 lines: one unit, splitting it further would scatter its invariants).
@@ -46,6 +48,7 @@ import type { BatchEvent, BatchReport, BatchSummary, JobStatus } from './report.
 import { reportError } from './report.js'
 import { peakRss, pinToCpu, resetPeakRss } from './rss.js'
 import type { ChunkEnd, JobInfo, RunEnd, RunHandle, Runner } from './runners.js'
+import type { ChunkJob } from './chunk-task.js'
 import { CommandRunner, FunctionRunner } from './runners.js'
 import type { PendingJob, Scheduler } from './schedulers.js'
 import { admit, countsOnly } from './schedulers.js'
@@ -72,6 +75,17 @@ const MAX_CHUNK = 256
  * queued behind it on its slot (about this long of them).
  */
 const QUEUE_BUDGET_MS = 100
+
+/** A chunk of task-function jobs handed to a slot's worker (see Boss: pipelining). */
+interface Chunk {
+  readonly first: JobState
+  readonly extras: readonly JobState[]
+  readonly handle: RunHandle<ChunkEnd>
+  /** When it could start at the earliest, as the boss sees it (its launch, or the end of the one before). */
+  launched: number
+  /** Taken back (or cancelled) while it waited behind the slot's running chunk. */
+  dropped: boolean
+}
 
 /**
  * The boss of a batch: give it instructions (`add`, any time until `end`), it runs them on workers
@@ -131,6 +145,8 @@ export class Boss<R = unknown> {
   readonly #queued: JobState[][]
   /** Per slot: when its running job could start at the earliest (launch, or the end of the one before). */
   readonly #since: number[]
+  /** Per slot (task functions): the chunk waiting in the slot's worker behind its running one. */
+  readonly #ahead: (Chunk | undefined)[]
 
   constructor(options: BossOptions<R>) {
     const o = resolveOptions(options)
@@ -170,6 +186,7 @@ export class Boss<R = unknown> {
     this.#lastPid = new Array<number | undefined>(slots).fill(undefined)
     this.#queued = Array.from({ length: slots }, () => [])
     this.#since = new Array<number>(slots).fill(0)
+    this.#ahead = new Array<Chunk | undefined>(slots).fill(undefined)
     this.#pipeline =
       (this.#runner instanceof FunctionRunner || this.#runner instanceof LauncherRunner) &&
       countsOnly(o.scheduler) &&
@@ -239,9 +256,13 @@ export class Boss<R = unknown> {
     return this.#report ?? { jobs: this.#jobs.map((j) => j.report()), summary: this.#summary() }
   }
 
-  /** Starts no new job until `resume()`; running jobs go on. A no-op once finished. */
+  /**
+   * Starts no new job until `resume()`; running jobs go on (a job waiting in a worker behind a
+   * running one is taken back, unless it has just started). A no-op once finished.
+   */
   pause(): void {
     this.#paused = true
+    for (const a of this.#ahead) if (a !== undefined) this.#drop(a)
   }
 
   /** Starts jobs again after `pause()`. */
@@ -269,6 +290,14 @@ export class Boss<R = unknown> {
         if (this.#stopping === 'now') st.handle?.cancel(new CancelledError('the batch was stopped'))
         else st.handle?.drop?.()
       }
+    // so are chunks waiting in a worker behind its running one
+    for (const a of this.#ahead) {
+      if (a === undefined) continue
+      if (this.#stopping === 'now') {
+        a.dropped = true
+        a.handle.cancel(new CancelledError('the batch was stopped'))
+      } else this.#drop(a)
+    }
     for (const [state, timer] of this.#delayed) {
       this.#clock.clearTimer(timer)
       this.#delayed.delete(state)
@@ -365,20 +394,33 @@ export class Boss<R = unknown> {
   }
 
   #pump(): void {
-    const pending = this.#pending
-    if (!this.#paused && this.#stopping === false && pending.length > this.#head) {
-      if (this.#running < this.#slots.length) this.#launchFree()
-      // the launcher's queues are topped up whether or not a slot was free: a slot that keeps its
-      // queue never waits for the boss between two commands
-      if (this.#pipeline && this.#runner instanceof LauncherRunner) this.#topUp()
+    // (checked again after each step: a listener of the events of a launch may pause or stop)
+    const go = (): boolean => !this.#paused && this.#stopping === false
+    if (go() && this.#pending.length > this.#head && this.#running < this.#slots.length) this.#launchFree()
+    // the launcher's queues are topped up, and the workers get their next chunk, whether or not a
+    // slot was free: a slot that keeps its next job never waits for the boss between two
+    if (go() && this.#pipeline && this.#pending.length > this.#head) {
+      if (this.#runner instanceof LauncherRunner) this.#topUp()
+      else if (this.#runner instanceof FunctionRunner) this.#prefetch()
     }
+    if (go() && this.#pending.length === this.#head && this.#running < this.#slots.length) this.#steal()
     this.#maybeFinish()
+  }
+
+  /** A slot that runs nothing and has no chunk waiting in its worker (-1: none). */
+  #freeSlot(): number {
+    for (let slot = 0; slot < this.#slots.length; slot++)
+      if (this.#slots[slot] === undefined && this.#ahead[slot] === undefined) return slot
+    return -1
   }
 
   /** Starts what the scheduler picks on the free slots. */
   #launchFree(): void {
     const pending = this.#pending
-    const freeSlots = this.#slots.length - this.#running
+    let freeSlots = 0
+    for (let slot = 0; slot < this.#slots.length; slot++)
+      if (this.#slots[slot] === undefined && this.#ahead[slot] === undefined) freeSlots++
+    if (freeSlots === 0) return
     // the scheduler sees a window of the head of the pending list (bounded work per launch)
     const window = pending.slice(this.#head, this.#head + LOOKAHEAD)
     const candidates =
@@ -436,6 +478,53 @@ export class Boss<R = unknown> {
   #extras(first: JobState): JobState[] {
     if (!this.#pipeline || !chunkable(first)) return []
     return this.#take(this.#depth(CHUNK_BUDGET_MS, MAX_CHUNK) - 1)
+  }
+
+  /**
+   * Pipelining: each slot that runs a chunkable job gets its next chunk now, from the head of the
+   * pending list (short jobs: about CHUNK_BUDGET_MS of them; else one job). Its worker starts it the
+   * moment the running chunk ends, without a round trip to the boss; the jobs stay pending for the
+   * scheduler and the report until then (#moveAhead). For a slot-counting scheduler that is the job
+   * the slot would take next anyway; a slot that goes idle while another one's next chunk waits
+   * takes that one back (#steal), so holding a long job behind another costs no idle slot.
+   */
+  #prefetch(): void {
+    for (let slot = 0; slot < this.#slots.length; slot++) {
+      const running = this.#slots[slot]
+      if (running === undefined || this.#ahead[slot] !== undefined || !chunkable(running)) continue
+      const taken = this.#take(Math.max(1, this.#depth(CHUNK_BUDGET_MS, MAX_CHUNK)))
+      if (taken.length === 0) return
+      for (const st of taken) st.slot = slot
+      try {
+        this.#ahead[slot] = this.#sendChunk(slot, taken[0]!, taken.slice(1))
+      } catch {
+        this.#requeue(taken) // the pool is closing: cannot happen while the boss runs
+      }
+    }
+  }
+
+  /** A slot is idle and nothing is pending: the chunks waiting in other slots' workers come back. */
+  #steal(): void {
+    if (this.#freeSlot() < 0) return
+    for (const a of this.#ahead) if (a !== undefined) this.#drop(a)
+  }
+
+  /** Takes back a chunk waiting in a worker; it comes back through #chunkEnded (or runs, if it has just started). */
+  #drop(chunk: Chunk): void {
+    if (chunk.dropped) return
+    chunk.dropped = true
+    chunk.handle.drop?.()
+  }
+
+  /** Sends `first` and `extras` to `slot`'s worker as one chunk. */
+  #sendChunk(slot: number, first: JobState, extras: readonly JobState[]): Chunk {
+    const jobs: ChunkJob[] = []
+    for (const st of [first, ...extras])
+      jobs.push([st.spec.instructions, Object.freeze({ name: st.spec.name, slot, attempt: st.attempt })])
+    const handle = (this.#runner as FunctionRunner).start(slot, jobs)
+    const chunk: Chunk = { first, extras, handle, launched: 0, dropped: false }
+    void handle.end.then((end) => this.#chunkEnded(chunk, end))
+    return chunk
   }
 
   /** How many short jobs a slot may hold (running and waiting), by the average job time so far. */
@@ -513,7 +602,7 @@ export class Boss<R = unknown> {
 
   /** Starts `state` on a free slot (and `extras` after it on the same slot's worker). */
   #launch(state: JobState, extras: readonly JobState[] = []): void {
-    const slot = this.#slots.indexOf(undefined)
+    const slot = this.#freeSlot()
     this.#begin(state, slot)
     this.#since[slot] = state.start!
     for (const x of extras) x.slot = slot
@@ -557,16 +646,9 @@ export class Boss<R = unknown> {
     let handle: RunHandle<unknown>
     try {
       if (runner instanceof FunctionRunner) {
-        const jobs = [[state.spec.instructions, info] as const]
-        for (const x of extras)
-          jobs.push([
-            x.spec.instructions,
-            Object.freeze({ name: x.spec.name, slot: info.slot, attempt: x.attempt }),
-          ])
-        const chunk = runner.start(info.slot, jobs)
-        const launched = state.start!
-        void chunk.end.then((end) => this.#chunkEnded(state, extras, launched, end))
-        handle = chunk
+        const chunk = this.#sendChunk(info.slot, state, extras)
+        chunk.launched = state.start!
+        handle = chunk.handle
       } else {
         const run = runner.start(state.spec, info)
         void run.end.then((end) => this.#ended_(state, end))
@@ -577,12 +659,18 @@ export class Boss<R = unknown> {
       this.#requeue(extras)
       return
     }
+    this.#watch(state, handle)
+  }
+
+  /** `state` runs under `handle` from now on: its process pinned (bind), its peak RSS measured from now. */
+  #watch(state: JobState, handle: RunHandle<unknown>): void {
     state.handle = handle
     const pid = handle.pid()
+    const slot = state.slot!
     if (pid !== undefined) {
-      if (runner instanceof FunctionRunner) {
-        if (this.#bind && this.#lastPid[info.slot] !== pid) pinToCpu(pid, info.slot % this.#cpus)
-        this.#lastPid[info.slot] = pid
+      if (this.#runner instanceof FunctionRunner) {
+        if (this.#bind && this.#lastPid[slot] !== pid) pinToCpu(pid, slot % this.#cpus)
+        this.#lastPid[slot] = pid
         resetPeakRss(pid)
       } else this.#sample(state)
     }
@@ -590,32 +678,61 @@ export class Boss<R = unknown> {
   }
 
   /**
+   * The chunk waiting in `slot`'s worker has started there (the one before ended at `at`): it runs
+   * now, as far as the scheduler and the report know (its jobs' own times come with their end).
+   */
+  #moveAhead(slot: number, at: number): void {
+    const next = this.#ahead[slot]
+    if (next === undefined || next.dropped || this.#slots[slot] !== undefined) return
+    this.#ahead[slot] = undefined
+    this.#begin(next.first, slot)
+    next.launched = this.#since[slot] = at
+    this.#watch(next.first, next.handle)
+  }
+
+  /**
    * A chunk ended. Its jobs that started end in order, each with its times as measured in the
    * worker (kept within what the boss saw: not before the chunk was launched nor after its end, and
    * each after the one before); the peak RSS of the chunk is each one's. Jobs that never started go
    * back to the pending list (or are cancelled when the batch stops). A chunk of several jobs that
-   * crashed or failed as a whole does not say which job did it: they all run again, alone.
+   * crashed or failed as a whole does not say which job did it: they all run again, alone. Then the
+   * chunk waiting behind it in the worker, which started there meanwhile, runs (#moveAhead).
    */
-  #chunkEnded(first: JobState, extras: readonly JobState[], launched: number, end: ChunkEnd): void {
+  #chunkEnded(chunk: Chunk, end: ChunkEnd): void {
+    const { first, extras } = chunk
     const slot = first.slot!
     const seen = now()
+    if (this.#ahead[slot] === chunk) {
+      // it ended while waiting in the worker: taken back or cancelled before it started…
+      this.#ahead[slot] = undefined
+      if (end.outcomes === undefined ? end.end.status === 'cancelled' : end.outcomes.length === 0) {
+        this.#requeue([first, ...extras])
+        this.#schedulePump()
+        return
+      }
+      // …or it had started when it was taken back (the boss heard of the end before it first), or
+      // its worker died before it heard of the drop and the pool ran it on the next one
+      this.#begin(first, slot)
+      chunk.launched = this.#since[slot]!
+    }
     if (end.outcomes === undefined) {
       const whole = end.end
       if (extras.length === 0 || whole.status === 'cancelled') {
         this.#ended_(first, whole)
         this.#requeue(extras)
-        return
+      } else {
+        // which job of the chunk crashed (or broke it) is unknown: each runs again alone
+        if (whole.status === 'crashed') this.#pipeline = false
+        this.#unbegin(first)
+        first.solo = true
+        for (const x of extras) x.solo = true
+        this.#requeue([first, ...extras])
       }
-      // which job of the chunk crashed (or broke it) is unknown: each runs again alone
-      if (whole.status === 'crashed') this.#pipeline = false
-      this.#unbegin(first)
-      first.solo = true
-      for (const x of extras) x.solo = true
-      this.#requeue([first, ...extras])
+      this.#moveAhead(slot, seen)
       return
     }
     const outcomes = end.outcomes
-    let after = launched
+    let after = chunk.launched
     for (let k = 0; k < outcomes.length; k++) {
       const job = k === 0 ? first : extras[k - 1]!
       const [ok, value, s, e] = outcomes[k]!
@@ -638,6 +755,7 @@ export class Boss<R = unknown> {
     if (outcomes.length === 0)
       this.#ended_(first, { status: 'cancelled', error: new CancelledError('the batch was stopped') })
     this.#requeue(extras.slice(Math.max(0, outcomes.length - 1)))
+    this.#moveAhead(slot, after)
   }
 
   /** `state` did not run after all: pending again (as it was before it was launched). */
@@ -821,6 +939,7 @@ export class Boss<R = unknown> {
   #maybeFinish(): void {
     if (this.#finished || this.#finishing || !this.#ended || this.#running > 0) return
     if (this.#queued.some((q) => q.length > 0)) return // dropped commands still to hear of
+    if (this.#ahead.some((a) => a !== undefined)) return // dropped chunks too
     if (this.#stopping === false && (this.#pending.length > this.#head || this.#delayed.size > 0)) return
     this.#finishing = true
     if (this.#signalHandler !== undefined) {

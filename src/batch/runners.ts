@@ -7,11 +7,11 @@
 import { spawn } from 'node:child_process'
 import { CancelledError, TaskosError, WorkerCrashedError } from '../kernel/index.js'
 import { Pool } from '../pool/index.js'
-import type { TaskFunction } from '../pool/index.js'
+import type { PoolTask, TaskFunction } from '../pool/index.js'
 import type { CommandTemplate } from './command.js'
 import { expandCommand } from './command.js'
 import type { JobSpec } from './instructions.js'
-import { runChunk } from './chunk-task.js'
+import { DROP, runChunk } from './chunk-task.js'
 import type { ChunkJob, ChunkOutcome } from './chunk-task.js'
 import type { Reaper } from './reaper.js'
 
@@ -66,11 +66,17 @@ export type ChunkEnd =
 
 /**
  * @internal task functions, one pool of one worker per slot, started at once (with the boss). A
- * slot runs one chunk at a time: one job, or several short ones in a row (see chunk-task.ts).
+ * slot runs one chunk at a time: one job, or several short ones in a row (see chunk-task.ts). A
+ * chunk started while the slot's chunk before it runs waits in the worker for its turn (pipelining)
+ * and can be taken back until then (`drop`).
  */
 export class FunctionRunner {
   readonly #fn: TaskFunction<never[], unknown>
   readonly #pools: Pool[]
+  /** Per slot, its chunks not ended yet, oldest first: the first runs, the others wait in the worker. */
+  readonly #live: PoolTask<ChunkOutcome[]>[][]
+  /** Chunks taken back from the pool after their worker died under them, with how it died. */
+  readonly #crashed = new Map<PoolTask<ChunkOutcome[]>, WorkerCrashedError>()
 
   constructor(
     fn: TaskFunction<never[], unknown>,
@@ -82,17 +88,58 @@ export class FunctionRunner {
     // every slot's worker starts now, all together: a worker process takes longer to start than
     // anything else in a batch's first milliseconds
     this.#pools = Array.from({ length: slots }, () => new Pool({ workers: 1, isolation, cancelGrace: grace }))
+    this.#live = Array.from({ length: slots }, () => [])
+    this.#pools.forEach((pool, slot) =>
+      pool.on('worker-exit', (e) => {
+        if (e.reason === 'crashed') this.#onCrash(slot, e.exitCode, e.signal)
+      }),
+    )
+  }
+
+  /**
+   * A slot's worker died. With a single chunk on it the pool fails that chunk as crashed. With
+   * several (the running one and one waiting behind it) the pool would run each again alone to tell
+   * which one killed the worker: the running one (the oldest) would run twice. It is taken back
+   * here instead, before the pool's new worker is up, and ends as crashed; the waiting ones run again.
+   */
+  #onCrash(slot: number, exitCode: number | undefined, signal: string | undefined): void {
+    const live = this.#live[slot]!
+    if (live.length < 2) return
+    const first = live[0]!
+    queueMicrotask(() => {
+      const error = new WorkerCrashedError(
+        `the worker of slot ${slot} died (${signal === undefined ? `exit code ${String(exitCode)}` : `killed by ${signal}`})`,
+        { exitCode, signal },
+      )
+      this.#crashed.set(first, error)
+      if (!first.cancel(error)) this.#crashed.delete(first)
+    })
   }
 
   slotPid(slot: number): number | undefined {
     return this.#pools[slot]?.stats().perWorker[0]?.pid
   }
 
-  /** Runs `jobs` one after the other on `slot`'s worker. */
+  /** Runs `jobs` one after the other on `slot`'s worker (after the chunks started there before). */
   start(slot: number, jobs: readonly ChunkJob[]): RunHandle<ChunkEnd> {
     const task = this.#pools[slot]!.run(runChunk, [this.#fn.taskModule, this.#fn.taskName, jobs])
+    const live = this.#live[slot]!
+    live.push(task)
     const end = Promise.resolve(task.settle()).then((o): ChunkEnd => {
+      live.splice(live.indexOf(task), 1)
       if (o.status === 'done') return { outcomes: o.value }
+      const crash = this.#crashed.get(task)
+      if (crash !== undefined) {
+        this.#crashed.delete(task)
+        return {
+          end: {
+            status: 'crashed',
+            error: crash,
+            ...(crash.exitCode === undefined ? {} : { exitCode: crash.exitCode }),
+            ...(crash.signal === undefined ? {} : { signal: crash.signal }),
+          },
+        }
+      }
       const e = o.error as { exitCode?: unknown; signal?: unknown }
       return {
         end: {
@@ -103,7 +150,12 @@ export class FunctionRunner {
         },
       }
     })
-    return { end, pid: () => this.slotPid(slot), cancel: (reason) => void task.cancel(reason) }
+    return {
+      end,
+      pid: () => this.slotPid(slot),
+      cancel: (reason) => void task.cancel(reason),
+      drop: () => void task.send(DROP),
+    }
   }
 
   async close(): Promise<void> {

@@ -5,7 +5,10 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { Boss, batch, schedulers } from '../../src/batch/index.js'
 import type { BatchReport, JobReport } from '../../src/batch/index.js'
-import { act, noop } from '../fixtures/batch-tasks.js'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { act, logThen, noop, sleep } from '../fixtures/batch-tasks.js'
 import { LIMIT, done, job, peakOverlap } from './helpers.js'
 
 /** Per slot, jobs by start; asserts they never overlap; returns the gaps between them (ms). */
@@ -32,6 +35,18 @@ function slotGaps(report: BatchReport): number[] {
 }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+const clock = (): number => performance.timeOrigin + performance.now()
+
+/** A Boss of `sleep` jobs on threads; records when the boss told of each job's start and end. */
+function sleepBoss(ms: readonly number[], slots: number) {
+  const boss = new Boss({ worker: sleep, isolation: 'thread', scheduler: schedulers.maxWorkers(slots) })
+  const started = new Map<string, number>()
+  const heard = new Map<string, number>()
+  boss.on('job-started', (e) => started.set(e.job.name, clock()))
+  boss.on('job-finished', (e) => heard.set(e.job.name, clock()))
+  boss.add({ individual: ms.map((m) => ({ ms: m })) })
+  return { boss, started, heard }
+}
 
 describe('batch: pipelining', { timeout: LIMIT }, () => {
   for (const isolation of ['process', 'thread'] as const) {
@@ -139,5 +154,105 @@ describe('batch: pipelining', { timeout: LIMIT }, () => {
     for (const j of report.jobs.filter((x) => x.status === 'cancelled'))
       assert.match(j.error?.message ?? '', /never started/)
     slotGaps(report)
+  })
+
+  test("pipelining of long jobs: a slot's worker starts its next job before the boss has heard that the one before ended", async () => {
+    const { boss, heard } = sleepBoss(
+      Array.from({ length: 12 }, () => 40),
+      2,
+    )
+    boss.end()
+    const report = await done(boss.wait())
+    assert.equal(report.summary.done, 12)
+    slotGaps(report)
+    const bySlot = new Map<number, JobReport[]>()
+    for (const j of report.jobs) bySlot.set(j.slot!, [...(bySlot.get(j.slot!) ?? []), j])
+    let ahead = 0
+    let transitions = 0
+    for (const list of bySlot.values()) {
+      list.sort((a, b) => a.start! - b.start!)
+      for (let i = 1; i < list.length; i++) {
+        transitions++
+        // the job's start as its worker measured it, the end before it as the boss heard of it
+        if (list[i]!.start! < heard.get(list[i - 1]!.name)!) ahead++
+      }
+    }
+    // without pipelining a job is launched only once the boss has heard of the end: never ahead
+    assert.ok(
+      ahead >= transitions * 0.75,
+      `${ahead} of ${transitions} jobs started before the boss heard of the end before`,
+    )
+  })
+
+  test('pipelining of long jobs: a slot that goes idle takes back the job waiting behind a long one on another slot', async () => {
+    const { boss } = sleepBoss([800, 50, 50], 2)
+    boss.end()
+    const report = await done(boss.wait())
+    assert.equal(report.summary.done, 3)
+    const [long, , third] = report.jobs
+    assert.equal(long!.slot, 0)
+    assert.equal(third!.slot, 1, 'job-3 ran on the slot that went idle')
+    assert.ok(third!.start! < long!.end!, 'job-3 did not wait for the long job')
+    slotGaps(report)
+  })
+
+  test('pipelining of long jobs: pause() and stop() take back the job waiting in the worker', async () => {
+    // pause at the first start: the next job, already in the worker, must wait for resume()
+    const p = sleepBoss([100, 100, 100], 1)
+    let resumedAt = 0
+    p.boss.on('job-started', (e) => {
+      if (e.job.name === 'job-1') p.boss.pause()
+    })
+    p.boss.on('job-finished', (e) => {
+      if (e.job.name === 'job-1')
+        setTimeout(() => {
+          resumedAt = clock()
+          p.boss.resume()
+        }, 100)
+    })
+    p.boss.end()
+    const paused = await done(p.boss.wait())
+    assert.equal(paused.summary.done, 3)
+    assert.ok(resumedAt > 0)
+    assert.ok(job(paused, 'job-2').start! >= resumedAt, 'job-2 started only after resume()')
+
+    // stop at the first start: the job waiting in the worker never starts
+    const s = sleepBoss([100, 100, 100], 1)
+    s.boss.on('job-started', (e) => {
+      if (e.job.name === 'job-1') void s.boss.stop()
+    })
+    const stopped = await done(s.boss.wait())
+    assert.deepEqual(
+      stopped.jobs.map((j) => j.status),
+      ['done', 'cancelled', 'cancelled'],
+    )
+    assert.equal(job(stopped, 'job-2').start, undefined)
+    assert.match(job(stopped, 'job-2').error?.message ?? '', /never started/)
+  })
+
+  test('pipelining of long jobs: a job that kills its worker while the next one waits there runs once, is reported crashed, and the next one runs', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'taskos-batch-crash-'))
+    try {
+      const file = join(dir, 'runs')
+      const report = await done(
+        batch({
+          worker: logThen,
+          individual: [
+            { file, ms: 50 },
+            { file, ms: 100, crash: true },
+            { file, ms: 50 },
+          ],
+          scheduler: schedulers.maxWorkers(1),
+        }),
+      )
+      assert.deepEqual(
+        report.jobs.map((j) => j.status),
+        ['done', 'crashed', 'done'],
+      )
+      assert.equal(job(report, 'job-2').signal, 'SIGKILL')
+      assert.deepEqual(readFileSync(file, 'utf8').trim().split('\n'), ['job-1', 'job-2', 'job-3'])
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 })
