@@ -10,16 +10,19 @@
  * 4. a 1 MiB argument and result round trip (taskos; the peers refuse or fail it over NATS at the
  *    default 1 MiB max payload — Moleculer is measured and reported as failing when it does)
  *
- * Each case warms its fresh workers untimed (taskos and Moleculer: 2,000 tiny tasks).
+ * Each case warms its fresh workers untimed (taskos and Moleculer: 2,000 tiny tasks). The taskos
+ * cases also report the CPU each side spent per task (this client, the nodes, the nats-server).
  * `--quick` runs small n, one repetition, and skips BullMQ with a note when Redis is not running.
  * @module
  */
 import { randomUUID } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import { Cluster } from '../src/cluster/index.js'
 import { echo, inc } from './fixtures/cluster-tasks.js'
 import type { BenchCase, Benchmark, CaseResult, Probe, RunInfo } from './lib/harness.js'
 import { median } from './lib/harness.js'
 import { bullmqWorkers, moleculerWorkers, redisAvailable, taskosNodes } from './lib/cluster-env.js'
+import type { Env } from './lib/cluster-env.js'
 import { fixed, grouped, note, printTable, printTargets, ratio } from './lib/pool-report.js'
 import type { Row, TargetCheck } from './lib/pool-report.js'
 
@@ -34,6 +37,46 @@ function quantile(samples: number[], p: number): number {
 
 let skipped = false
 
+/** Linux's USER_HZ, the unit of /proc/<pid>/stat's CPU times. */
+const CLOCK_TICKS = 100
+
+/** CPU time (ms) a process has used, all its threads, from /proc (undefined where there is none). */
+function processCpuMs(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS
+  } catch {
+    return undefined
+  }
+}
+
+
+/**
+ * Measures the CPU each side spends on the measured part of a taskos case: this client process,
+ * the node processes (their pool's worker threads and V8's compiler and GC threads included) and
+ * the nats-server; noted as µs per task (`client µs`, `nodes µs`, `nats µs`).
+ */
+function cpuPerTask(env: Env, p: Probe): { start(): void; stop(n: number): void } {
+  const pids = [...env.workers.map((w) => w.pid), env.nats.pids()[0]]
+  let base: (number | undefined)[] = []
+  let client = 0
+  return {
+    start() {
+      base = pids.map(processCpuMs)
+      const u = process.cpuUsage()
+      client = u.user + u.system
+    },
+    stop(n) {
+      const u = process.cpuUsage()
+      p.note('client µs', (u.user + u.system - client) / n)
+      const used = pids.map((pid, i) => (processCpuMs(pid) ?? Number.NaN) - (base[i] ?? Number.NaN))
+      p.note('nodes µs', (1000 * used.slice(0, -1).reduce((a, b) => a + b, 0)) / n)
+      p.note('nats µs', (1000 * used[used.length - 1]!) / n)
+    },
+  }
+}
+
 async function taskosTiny(durable: boolean, n: number, p: Probe): Promise<void> {
   const env = await taskosNodes(durable)
   const cluster = await Cluster.connect({ servers: env.nats.url })
@@ -42,10 +85,13 @@ async function taskosTiny(durable: boolean, n: number, p: Probe): Promise<void> 
     // untimed warm-up on these fresh node processes (code shipped, queue made, JIT warm)
     await Promise.all(Array.from({ length: Math.min(2000, n) }, (_, i) => cluster.run(inc, [i], { durable }).join()))
     const all = new Array<Promise<number>>(n)
+    const cpu = cpuPerTask(env, p)
     p.start()
+    cpu.start()
     for (let i = 0; i < n; i++) all[i] = cluster.run(inc, [i], { durable }).join()
     const results = await Promise.all(all)
     p.stop()
+    cpu.stop(n)
     check(results[n - 1] === n, `inc(${n - 1}) gave ${results[n - 1]}`)
   } finally {
     await cluster.destroy()
@@ -83,7 +129,9 @@ async function taskosLatency(n: number, p: Probe, big: boolean): Promise<void> {
     await cluster.waitForHosts(2)
     for (let i = 0; i < 20; i++) await (big ? cluster.run(echo, [payload]) : cluster.run(inc, [i])).join()
     const samples: number[] = []
+    const cpu = cpuPerTask(env, p)
     p.start()
+    cpu.start()
     for (let i = 0; i < n; i++) {
       const t0 = performance.now()
       const r = await (big ? cluster.run(echo, [payload]) : cluster.run(inc, [i])).join()
@@ -91,6 +139,7 @@ async function taskosLatency(n: number, p: Probe, big: boolean): Promise<void> {
       check(big ? (r as Uint8Array).length === payload.length : r === i + 1, 'round trip value')
     }
     p.stop()
+    cpu.stop(n)
     p.note('p50', quantile(samples, 0.5))
     p.note('p99', quantile(samples, 0.99))
   } finally {
@@ -233,6 +282,17 @@ function report(results: ReadonlyMap<string, CaseResult>, run: RunInfo): void {
   printTable('Scale: 20 nodes × 4 slots on this machine (2 nodes in --quick), 20,000 tiny tasks', ['nodes', 'jobs/s'], [{ id: 'scale/taskos-20x4', label: 'taskos cluster (fast path)' }], results, (r) => [grouped(note(r, 'nodes')), grouped(rate(r))])
   printTable('Sequential round trip of one task', ['p50 ms', 'p99 ms', 'failures'], latRows, results, (r) =>
     note(r, 'skipped') === 1 ? ['skipped', '', ''] : [fixed(note(r, 'p50'), 2), fixed(note(r, 'p99'), 2), Number.isFinite(note(r, 'failures')) ? grouped(note(r, 'failures')) : '0'],
+  )
+  printTable(
+    'CPU per task of each side, taskos (µs; nodes: both node processes with their worker, compiler and GC threads)',
+    ['client', 'nodes', 'nats-server'],
+    [
+      { id: 'tiny/taskos', label: 'tiny tasks, fast path' },
+      { id: 'tiny/taskos-durable', label: 'tiny tasks, durable path' },
+      { id: 'rtt/taskos', label: 'sequential round trips' },
+    ],
+    results,
+    (r) => [fixed(note(r, 'client µs'), 1), fixed(note(r, 'nodes µs'), 1), fixed(note(r, 'nats µs'), 1)],
   )
   const durable = rate(results.get('tiny/taskos-durable'))
   const bull = rate(results.get('tiny/bullmq'))
