@@ -110,7 +110,6 @@ export type PoolEvent =
  */
 export type WorkerExitReason = 'crashed' | 'recycled' | 'idle' | 'cancel-grace' | 'closed'
 
-
 const NO_OPTIONS: RunOptions = Object.freeze({})
 
 const DEFAULTS = Object.freeze({
@@ -177,6 +176,8 @@ class WorkerSlot {
   stopReason: string | undefined = undefined
   readonly thread: Worker | undefined
   readonly child: ChildProcess | undefined
+  /** Thread workers: bumped after every message posted, for a worker that spins between tasks (worker.ts). */
+  readonly doorbell: Int32Array | undefined
 
   constructor(id: number, pool: Pool, options: Required<Pick<PoolOptions, 'isolation'>> & PoolOptions) {
     this.id = id
@@ -185,8 +186,11 @@ class WorkerSlot {
       pool._onExit(this, code ?? undefined, signal ?? undefined)
     if (options.isolation === 'thread') {
       const { entry, eval: evalEntry } = threadEntry()
+      const doorbell = new SharedArrayBuffer(4)
+      this.doorbell = new Int32Array(doorbell)
       const worker = new Worker(entry, {
         eval: evalEntry,
+        workerData: { doorbell },
         ...(options.resourceLimits === undefined ? {} : { resourceLimits: options.resourceLimits }),
       })
       worker.on('message', onMessage)
@@ -204,6 +208,7 @@ class WorkerSlot {
       child.on('exit', onExit)
       this.child = child
       this.thread = undefined
+      this.doorbell = undefined
     }
     this.ref(false)
   }
@@ -221,9 +226,10 @@ class WorkerSlot {
   }
 
   post(message: ToWorker, transfer?: readonly TransferListItem[]): void {
-    if (this.thread !== undefined)
+    if (this.thread !== undefined) {
       this.thread.postMessage(message, transfer as TransferListItem[] | undefined)
-    else this.child!.send(message)
+      Atomics.add(this.doorbell!, 0, 1)
+    } else this.child!.send(message)
   }
 
   /** Keeps the process alive while the worker has work; an idle pool does not hold it open. */
@@ -440,7 +446,10 @@ export class Pool implements Executor, TaskOwner {
       task._timer = realClock.setTimer(ms, () =>
         this._cancel(
           task,
-          new TimeoutError(`pool task #${task.id} (${task.name ?? 'anonymous'}) timed out after ${ms} ms`, ms),
+          new TimeoutError(
+            `pool task #${task.id} (${task.name ?? 'anonymous'}) timed out after ${ms} ms`,
+            ms,
+          ),
         ),
       )
     }
@@ -556,7 +565,10 @@ export class Pool implements Executor, TaskOwner {
       if (batch.length === 0) return
     }
     for (let from = 0; from < batch.length; from += MAX_BATCH) {
-      this.#sendRun(worker, from === 0 && batch.length <= MAX_BATCH ? batch : batch.slice(from, from + MAX_BATCH))
+      this.#sendRun(
+        worker,
+        from === 0 && batch.length <= MAX_BATCH ? batch : batch.slice(from, from + MAX_BATCH),
+      )
     }
   }
 
@@ -712,7 +724,8 @@ export class Pool implements Executor, TaskOwner {
       if (!failed) this.#finish(task, 'done', values[i])
       else {
         const error = deserializeError(values[i] as never, { task: id, worker: worker.id })
-        const cancelled = task._cancelled && (error instanceof CancelledError || error instanceof TimeoutError)
+        const cancelled =
+          task._cancelled && (error instanceof CancelledError || error instanceof TimeoutError)
         this.#finish(task, cancelled ? 'cancelled' : 'failed', error)
       }
     }

@@ -4,7 +4,7 @@
  * spawn, signal) plus `progress`, `part` and `sync`. Results are sent back in batches.
  * @module
  */
-import { Worker, parentPort } from 'node:worker_threads'
+import { Worker, parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads'
 import { Kernel } from '../kernel/kernel.js'
 import { Operation } from '../kernel/operation.js'
 import { TaskosError } from '../kernel/errors.js'
@@ -12,6 +12,7 @@ import type { KernelTask, TaskContext } from '../kernel/index.js'
 import { TaskCore } from '../kernel/task.js'
 import type { DoneMessage, FnDef, FromWorker, PartSpec, RunMessage, ToWorker } from './protocol.js'
 import { deserializeError, serializeError } from './serialize-error.js'
+import { Spinner } from './spin.js'
 import { findTaskFunction } from './task-modules.js'
 
 type Body = (t: TaskContext, ...args: unknown[]) => unknown
@@ -76,6 +77,7 @@ function flush(): void {
       }
     }
   }
+  if (spinner !== undefined && running.size === 0 && early.size === 0) spinner.idle(message.ms)
 }
 
 function consecutive(ids: readonly number[]): boolean {
@@ -363,8 +365,26 @@ function onMessage(message: ToWorker): void {
   }
 }
 
+// ---- between tasks: a bounded spin on the pool's doorbell (thread workers, see spin.ts) ---------
+
+const spinner =
+  parentPort !== null && (workerData as { doorbell?: unknown } | null)?.doorbell instanceof SharedArrayBuffer
+    ? new Spinner(new Int32Array((workerData as { doorbell: SharedArrayBuffer }).doorbell), () => {
+        let entry: { message: unknown } | undefined
+        while ((entry = receiveMessageOnPort(parentPort!)) !== undefined) onMessage(entry.message as ToWorker)
+      })
+    : undefined
+
 if (parentPort !== null) {
-  parentPort.on('message', onMessage)
+  parentPort.on(
+    'message',
+    spinner === undefined
+      ? onMessage
+      : (message: ToWorker) => {
+          spinner.woken()
+          onMessage(message)
+        },
+  )
 } else {
   process.on('message', (message) => onMessage(message as ToWorker))
   // a worker process dies with its pool's process: the IPC channel closes when the parent dies
