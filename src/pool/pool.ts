@@ -111,6 +111,7 @@ export type PoolEvent =
 export type WorkerExitReason = 'crashed' | 'recycled' | 'idle' | 'cancel-grace' | 'closed'
 
 const NO_OPTIONS: RunOptions = Object.freeze({})
+const RESOLVED = Promise.resolve()
 
 const DEFAULTS = Object.freeze({
   isolation: 'thread' as const,
@@ -472,10 +473,13 @@ export class Pool implements Executor, TaskOwner {
   #schedulePump(): void {
     if (this.#pumpScheduled) return
     this.#pumpScheduled = true
-    queueMicrotask(() => {
-      this.#pumpScheduled = false
-      this.#pump()
-    })
+    // a promise reaction, not queueMicrotask: Node makes an async resource for each of those
+    void RESOLVED.then(this.#pumpNow)
+  }
+
+  readonly #pumpNow = (): void => {
+    this.#pumpScheduled = false
+    this.#pump()
   }
 
   /** Hands queued tasks to workers that have room. */
@@ -617,17 +621,13 @@ export class Pool implements Executor, TaskOwner {
     }
     worker.ref(true)
     try {
+      const idsColumn = consecutive ? first.id : ids
+      const fnsColumn = sameFn ? first._fn.key : fns
+      const argcColumn = sameArgc ? first._args.length : argc
       worker.post(
-        {
-          t: 'run',
-          n,
-          ids: consecutive ? first.id : ids,
-          fns: sameFn ? first._fn.key : fns,
-          argc: sameArgc ? first._args.length : argc,
-          args,
-          parts,
-          defs,
-        },
+        parts === undefined && defs === undefined
+          ? { t: 'run', n, ids: idsColumn, fns: fnsColumn, argc: argcColumn, args }
+          : { t: 'run', n, ids: idsColumn, fns: fnsColumn, argc: argcColumn, args, parts, defs },
         transfer,
       )
     } catch (error) {

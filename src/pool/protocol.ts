@@ -6,7 +6,8 @@
  * Pool → worker:
  * - `run`: `n` tasks in column form: `ids[i]`, `fns[i]`, `argc[i]` arguments taken in turn from
  *   the flat `args`, `parts[i]` (`[index, start, end, count, group]` in a partitioned call; the
- *   column is omitted when no task of the batch is a part). A column that would hold one value
+ *   property is left out when no task of the batch is a part; so is `defs` when there are none: a
+ *   property that is there costs its copy even when undefined). A column that would hold one value
  *   throughout is that value: `ids` a number is the first of `n` consecutive ids, `fns` a number
  *   the function of every task, `argc` a number the argument count of every task. `fns[i]` is a
  *   small integer naming a function the worker was told of in `defs` of this or an earlier
@@ -23,7 +24,7 @@
  * - `ready`: the worker runs and listens.
  * - `done`: results in column form: `ids[i]` (a number: the first of consecutive ids) with
  *   `values[i]`; `errors` lists the indexes whose
- *   value is a serialized error (omitted when none failed); `ms` is the run time in the worker of
+ *   value is a serialized error (left out when none failed); `ms` is the run time in the worker of
  *   all of them together (for scheduling).
  * - `progress`: `id`, `done`, `total` (throttled in the worker).
  * - `sync`: `id`, `group`: the task reached `t.sync()`.
@@ -43,15 +44,15 @@ export interface RunMessage {
   readonly fns: readonly number[] | number
   readonly argc: readonly number[] | number
   readonly args: readonly unknown[]
-  readonly parts: readonly (PartSpec | undefined)[] | undefined
-  readonly defs: readonly FnDef[] | undefined
+  readonly parts?: readonly (PartSpec | undefined)[] | undefined
+  readonly defs?: readonly FnDef[] | undefined
 }
 
 export interface DoneMessage {
   readonly t: 'done'
   readonly ids: readonly number[] | number
   readonly values: readonly unknown[]
-  readonly errors: readonly number[] | undefined
+  readonly errors?: readonly number[] | undefined
   readonly ms: number
 }
 

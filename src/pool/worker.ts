@@ -18,6 +18,7 @@ import { findTaskFunction } from './task-modules.js'
 type Body = (t: TaskContext, ...args: unknown[]) => unknown
 
 const PROGRESS_INTERVAL_MS = 50
+const RESOLVED = Promise.resolve()
 
 const post: (message: FromWorker) => void =
   parentPort !== null
@@ -41,13 +42,11 @@ let flushScheduled = false
 function flush(): void {
   flushScheduled = false
   if (outIds.length === 0) return
-  const message: DoneMessage = {
-    t: 'done',
-    ids: consecutive(outIds) ? outIds[0]! : outIds,
-    values: outValues,
-    errors: outErrors,
-    ms: outMs,
-  }
+  const ids = consecutive(outIds) ? outIds[0]! : outIds
+  const message: DoneMessage =
+    outErrors === undefined
+      ? { t: 'done', ids, values: outValues, ms: outMs }
+      : { t: 'done', ids, values: outValues, errors: outErrors, ms: outMs }
   outIds = []
   outValues = []
   outErrors = undefined
@@ -92,7 +91,9 @@ function report(id: number, ok: boolean, value: unknown): void {
   outValues.push(value)
   if (!flushScheduled) {
     flushScheduled = true
-    queueMicrotask(flush) // results of every task that ends in this turn's synchronous run go together
+    // results of every task that ends in this turn's synchronous run go together (a promise
+    // reaction, not queueMicrotask: Node makes an async resource for each of those)
+    void RESOLVED.then(flush)
   }
 }
 
