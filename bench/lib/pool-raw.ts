@@ -155,6 +155,9 @@ export class RawPool {
   }
 }
 
+/** Longest wait (ms) for the atomics worker's reply. */
+const REPLY_MS = 10_000
+
 /**
  * A synchronous round trip with one worker through a SharedArrayBuffer: store the argument, set the
  * control word, `Atomics.notify`, then `Atomics.wait` for the reply (the calling thread blocks).
@@ -163,11 +166,15 @@ export class AtomicsChannel {
   readonly #worker: Worker
   readonly #control: Int32Array
   readonly #value: Float64Array
+  /** An error the worker died of (seen once this thread's event loop runs). */
+  #error: Error | undefined = undefined
 
   private constructor(worker: Worker, buffer: SharedArrayBuffer) {
     this.#worker = worker
     this.#control = new Int32Array(buffer, 0, 1)
     this.#value = new Float64Array(buffer, 8, 1)
+    // without a listener, an 'error' of the worker would crash the benchmark with no word of why
+    worker.on('error', (error) => (this.#error = error))
   }
 
   static async open(): Promise<AtomicsChannel> {
@@ -181,7 +188,14 @@ export class AtomicsChannel {
     this.#value[0] = x
     Atomics.store(this.#control, 0, 1)
     Atomics.notify(this.#control, 0)
-    Atomics.wait(this.#control, 0, 1)
+    // bounded: a worker that died would otherwise block this thread for good
+    if (Atomics.wait(this.#control, 0, 1, REPLY_MS) === 'timed-out') {
+      throw new Error(
+        `raw atomics worker: no reply within ${REPLY_MS} ms${this.#error === undefined ? '' : ` (${this.#error.message})`}`,
+      )
+    }
+    const state = Atomics.load(this.#control, 0)
+    if (state !== 2) throw new Error(`raw atomics worker: control word ${state} after a reply, expected 2`)
     return this.#value[0]
   }
 
@@ -189,5 +203,6 @@ export class AtomicsChannel {
     Atomics.store(this.#control, 0, 3)
     Atomics.notify(this.#control, 0)
     await this.#worker.terminate()
+    if (this.#error !== undefined) throw this.#error
   }
 }
