@@ -8,6 +8,7 @@
  *   (one microtask) leave as one message per worker, and come back as one message per batch.
  * - `runBatch`: the caller packs the arguments itself (e.g. 1,000 per message): no per-task promise.
  * - {@link AtomicsChannel}: a synchronous round trip through a SharedArrayBuffer, no messages.
+ * - {@link SpinChannel}: one message each way, with a worker that spins on a doorbell between tasks.
  * @module
  */
 import { Worker } from 'node:worker_threads'
@@ -204,5 +205,42 @@ export class AtomicsChannel {
     Atomics.notify(this.#control, 0)
     await this.#worker.terminate()
     if (this.#error !== undefined) throw this.#error
+  }
+}
+
+/**
+ * A round trip with one worker by message each way, where the worker, after each answer, polls a
+ * doorbell (bumped here after each post) for up to 50 µs and takes the next message at once: the
+ * worker is not woken, this thread is (through its event loop, as for any message). The floor of a
+ * pool whose worker spins between tasks.
+ */
+export class SpinChannel {
+  readonly #worker: Worker
+  readonly #bell: Int32Array
+  #resolve: ((value: number) => void) | undefined = undefined
+
+  private constructor(worker: Worker, bell: SharedArrayBuffer) {
+    this.#worker = worker
+    this.#bell = new Int32Array(bell)
+    worker.on('message', (m: [number, number]) => this.#resolve!(m[1]))
+  }
+
+  static async open(): Promise<SpinChannel> {
+    const bell = new SharedArrayBuffer(4)
+    const worker = await startWorker({ mode: 'spin', bell })
+    return new SpinChannel(worker, bell)
+  }
+
+  /** `inc(x)` in the worker. */
+  inc(x: number): Promise<number> {
+    return new Promise((resolve) => {
+      this.#resolve = resolve
+      this.#worker.postMessage([1, BODY.inc, x])
+      Atomics.add(this.#bell, 0, 1)
+    })
+  }
+
+  async close(): Promise<void> {
+    await this.#worker.terminate()
   }
 }
