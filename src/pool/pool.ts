@@ -34,7 +34,7 @@ import type {
   TimerHandle,
 } from '../kernel/index.js'
 import { isTaskFunction } from './define-task.js'
-import type { DoneMessage, FnDef, FromWorker, PartSpec, ToWorker } from './protocol.js'
+import type { DoneMessage, DoneOne, FnDef, FromWorker, PartSpec, ToWorker } from './protocol.js'
 import { ENDED, PoolTask, QUEUED, RUNNING } from './pool-task.js'
 import type { FnInfo, TaskOwner } from './pool-task.js'
 import { deserializeError, serializeError } from './serialize-error.js'
@@ -625,9 +625,11 @@ export class Pool implements Executor, TaskOwner {
       const fnsColumn = sameFn ? first._fn.key : fns
       const argcColumn = sameArgc ? first._args.length : argc
       worker.post(
-        parts === undefined && defs === undefined
-          ? { t: 'run', n, ids: idsColumn, fns: fnsColumn, argc: argcColumn, args }
-          : { t: 'run', n, ids: idsColumn, fns: fnsColumn, argc: argcColumn, args, parts, defs },
+        parts !== undefined || defs !== undefined
+          ? { t: 'run', n, ids: idsColumn, fns: fnsColumn, argc: argcColumn, args, parts, defs }
+          : n === 1
+            ? [first.id, first._fn.key, ...args]
+            : { t: 'run', n, ids: idsColumn, fns: fnsColumn, argc: argcColumn, args },
         transfer,
       )
     } catch (error) {
@@ -684,7 +686,9 @@ export class Pool implements Executor, TaskOwner {
 
   /** @internal a worker's message. */
   _onMessage(worker: WorkerSlot, message: FromWorker): void {
-    switch (message.t) {
+    if (Array.isArray(message)) return this.#onDoneOne(worker, message as DoneOne)
+    const m = message as Exclude<FromWorker, DoneOne>
+    switch (m.t) {
       case 'ready':
         worker.ready = true
         worker.ref(false)
@@ -692,16 +696,15 @@ export class Pool implements Executor, TaskOwner {
         this.#armIdle(worker) // a worker started on demand may find nothing left to do
         break
       case 'done':
-        this.#onDone(worker, message)
+        this.#onDone(worker, m)
         break
       case 'progress': {
-        const task = worker.inFlight.get(message.id)
-        if (task !== undefined)
-          this.#events.emit({ type: 'progress', task, done: message.done, total: message.total })
+        const task = worker.inFlight.get(m.id)
+        if (task !== undefined) this.#events.emit({ type: 'progress', task, done: m.done, total: m.total })
         break
       }
       case 'sync':
-        this._onSync(worker, message.id, message.group)
+        this._onSync(worker, m.id, m.group)
         break
     }
   }
@@ -729,9 +732,24 @@ export class Pool implements Executor, TaskOwner {
         this.#finish(task, cancelled ? 'cancelled' : 'failed', error)
       }
     }
-    const perTask = message.ms / n
+    this.#ran(worker, message.ms / n)
+  }
+
+  /** A lone result (not an error). */
+  #onDoneOne(worker: WorkerSlot, [id, value, ms]: DoneOne): void {
+    const task = worker.inFlight.get(id)
+    if (task !== undefined) {
+      worker.inFlight.delete(id)
+      worker.completed++
+      this.#finish(task, 'done', value)
+    }
+    this.#ran(worker, ms)
+  }
+
+  /** Results came, after `perTask` ms of run time each. */
+  #ran(worker: WorkerSlot, perTask: number): void {
     worker.avgMs = worker.avgMs < 0 ? perTask : worker.avgMs * 0.7 + perTask * 0.3
-    if (worker.solo && inFlight.size === 0) worker.solo = false
+    if (worker.solo && worker.inFlight.size === 0) worker.solo = false
     this.#afterProgress(worker)
   }
 

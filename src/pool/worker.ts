@@ -10,7 +10,7 @@ import { Operation } from '../kernel/operation.js'
 import { TaskosError } from '../kernel/errors.js'
 import type { KernelTask, TaskContext } from '../kernel/index.js'
 import { TaskCore } from '../kernel/task.js'
-import type { DoneMessage, FnDef, FromWorker, PartSpec, RunMessage, ToWorker } from './protocol.js'
+import type { FnDef, FromWorker, PartSpec, RunMessage, RunOne, ToWorker } from './protocol.js'
 import { deserializeError, serializeError } from './serialize-error.js'
 import { Spinner } from './spin.js'
 import { findTaskFunction } from './task-modules.js'
@@ -41,42 +41,48 @@ let flushScheduled = false
 
 function flush(): void {
   flushScheduled = false
-  if (outIds.length === 0) return
-  const ids = consecutive(outIds) ? outIds[0]! : outIds
-  const message: DoneMessage =
-    outErrors === undefined
-      ? { t: 'done', ids, values: outValues, ms: outMs }
-      : { t: 'done', ids, values: outValues, errors: outErrors, ms: outMs }
+  const n = outIds.length
+  if (n === 0) return
+  const ids = outIds
+  const values = outValues
+  const errors = outErrors
+  const ms = outMs
   outIds = []
   outValues = []
   outErrors = undefined
   outMs = 0
   try {
-    post(message)
+    if (n === 1 && errors === undefined) post([ids[0]!, values[0], ms])
+    else {
+      const column = consecutive(ids) ? ids[0]! : ids
+      post(
+        errors === undefined
+          ? { t: 'done', ids: column, values, ms }
+          : { t: 'done', ids: column, values, errors, ms },
+      )
+    }
   } catch (error) {
     // a result that cannot be copied back: report each of the batch separately, naming the culprit
-    const failed = new Set(message.errors)
-    for (let i = 0; i < message.values.length; i++) {
-      const id = typeof message.ids === 'number' ? message.ids + i : message.ids[i]!
-      const ms = i === 0 ? message.ms : 0
+    const failed = new Set(errors)
+    for (let i = 0; i < n; i++) {
+      const id = ids[i]!
+      const own = i === 0 ? ms : 0
       try {
-        post({
-          t: 'done',
-          ids: [id],
-          values: [message.values[i]],
-          errors: failed.has(i) ? [0] : undefined,
-          ms,
-        })
+        post(
+          failed.has(i)
+            ? { t: 'done', ids: [id], values: [values[i]], errors: [0], ms: own }
+            : { t: 'done', ids: [id], values: [values[i]], ms: own },
+        )
       } catch {
         const e = new TaskosError(
           'ERR_SERIALIZATION',
           `the result of task ${id} cannot be sent back from the worker: ${(error as Error).message}`,
         )
-        post({ t: 'done', ids: [id], values: [serializeError(e)], errors: [0], ms })
+        post({ t: 'done', ids: [id], values: [serializeError(e)], errors: [0], ms: own })
       }
     }
   }
-  if (spinner !== undefined && running.size === 0 && early.size === 0) spinner.idle(message.ms)
+  if (spinner !== undefined && running.size === 0 && early.size === 0) spinner.idle(ms)
 }
 
 function consecutive(ids: readonly number[]): boolean {
@@ -227,36 +233,46 @@ function run(m: RunMessage): void {
     const count = typeof argc === 'number' ? argc : argc[i]!
     const taskArgs = count === 1 ? [args[at]] : args.slice(at, at + count)
     at += count
-    const part = parts === undefined ? undefined : parts[i]
-    let fn: Body | Promise<Body>
-    try {
-      fn = bodyOf(key)
-    } catch (error) {
-      report(id, false, serializeError(error))
-      continue
-    }
-    if (typeof fn === 'function') start(id, key, fn, taskArgs, part, t0)
-    else {
-      // its module loads: messages and a cancellation that arrive meanwhile wait for it
-      const held: Early = { mail: [], cancelled: false, reason: undefined }
-      early.set(id, held)
-      fn.then(
-        (f) => {
-          early.delete(id)
-          if (held.cancelled) return report(id, false, serializeError(held.reason))
-          start(id, key, f, taskArgs, part, t0)
-          const r = running.get(id)
-          if (r !== undefined) for (const message of held.mail) r.task.send(message)
-        },
-        (error: unknown) => {
-          early.delete(id)
-          report(id, false, serializeError(error))
-        },
-      )
-    }
+    runTask(id, key, taskArgs, parts === undefined ? undefined : parts[i], t0)
   }
   // the synchronous run of the whole batch: what scheduling needs of tiny tasks
   outMs += performance.now() - t0
+}
+
+/** A lone task (`[id, fn, ...args]`). */
+function runOne(m: RunOne): void {
+  const t0 = performance.now()
+  runTask(m[0], m[1], m.slice(2), undefined, t0)
+  outMs += performance.now() - t0
+}
+
+function runTask(id: number, key: number, taskArgs: unknown[], part: PartSpec | undefined, t0: number): void {
+  let fn: Body | Promise<Body>
+  try {
+    fn = bodyOf(key)
+  } catch (error) {
+    report(id, false, serializeError(error))
+    return
+  }
+  if (typeof fn === 'function') start(id, key, fn, taskArgs, part, t0)
+  else {
+    // its module loads: messages and a cancellation that arrive meanwhile wait for it
+    const held: Early = { mail: [], cancelled: false, reason: undefined }
+    early.set(id, held)
+    fn.then(
+      (f) => {
+        early.delete(id)
+        if (held.cancelled) return report(id, false, serializeError(held.reason))
+        start(id, key, f, taskArgs, part, t0)
+        const r = running.get(id)
+        if (r !== undefined) for (const message of held.mail) r.task.send(message)
+      },
+      (error: unknown) => {
+        early.delete(id)
+        report(id, false, serializeError(error))
+      },
+    )
+  }
 }
 
 interface Early {
@@ -320,7 +336,9 @@ kernel._syncHook = (task) => {
 
 // ---- messages ---------------------------------------------------------------------------------
 
-function onMessage(message: ToWorker): void {
+function onMessage(received: ToWorker): void {
+  if (Array.isArray(received)) return runOne(received as RunOne)
+  const message = received as Exclude<ToWorker, RunOne>
   switch (message.t) {
     case 'run':
       run(message)
