@@ -31,7 +31,7 @@ import {
   ratio,
 } from './lib/pool-report.js'
 import { compiledPool, sourceVersion } from './lib/compiled.js'
-import { AtomicsChannel, RawPool } from './lib/pool-raw.js'
+import { AtomicsChannel, RawPool, SpinChannel } from './lib/pool-raw.js'
 import { spinCpuMs, spinPerMs } from './lib/pool-spin.js'
 import type { SubjectName } from './lib/pool-subjects.js'
 import { open, WORKERS } from './lib/pool-subjects.js'
@@ -135,6 +135,25 @@ async function roundTripAtomics(n: number, p: Probe): Promise<void> {
   for (let i = 0; i < n; i++) {
     const t0 = performance.now()
     sum += channel.inc(i)
+    samples[i] = performance.now() - t0
+  }
+  p.stop()
+  check(sum === (n * (n + 1)) / 2, 'sum of inc')
+  p.note('p50', quantile(samples, 0.5) * 1000)
+  p.note('p99', quantile(samples, 0.99) * 1000)
+  await channel.close()
+}
+
+/** The same by message each way, the worker spinning on a doorbell between tasks (one wake-up). */
+async function roundTripSpin(n: number, p: Probe): Promise<void> {
+  const channel = await SpinChannel.open()
+  for (let i = 0; i < Math.min(RT_WARM, n); i++) await channel.inc(i)
+  const samples = new Float64Array(n)
+  let sum = 0
+  p.start()
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now()
+    sum += await channel.inc(i)
     samples[i] = performance.now() - t0
   }
   p.stop()
@@ -250,7 +269,9 @@ async function startup(who: Starter, n: number, p: Probe): Promise<void> {
   } catch (error) {
     // Node 20.19+ sometimes aborts (`CreateRequiredModuleFacade` assertion) when piscina's worker
     // require()s an ES module task file: one more try, said aloud
-    process.stderr.write(`\n  startup/${who}: the probe died (${(error as Error).message.split('\n')[0]}); once more\n`)
+    process.stderr.write(
+      `\n  startup/${who}: the probe died (${(error as Error).message.split('\n')[0]}); once more\n`,
+    )
     ;({ stdout } = await probe())
   }
   p.stop()
@@ -299,6 +320,7 @@ const cases: BenchCase[] = [
   ...(['taskos', ...PEERS, 'piscina-atomics-async', 'piscina-atomics-disabled', 'raw-each'] as const).map(
     (name) => rate(`round-trip/${name}`, 5 * K, 200, (n, p) => roundTrip(name, n, p), 3),
   ),
+  rate('round-trip/raw-spin', 5 * K, 200, roundTripSpin, 3),
   rate('round-trip/raw-atomics', 5 * K, 200, roundTripAtomics, 3),
 
   ...(['taskos', ...PEERS, 'raw-each'] as const).map((name) =>
@@ -319,7 +341,7 @@ const cases: BenchCase[] = [
 
 // ---- the report ---------------------------------------------------------------------------------
 
-const LABEL: Record<SubjectName | 'raw-batch1000' | 'raw-atomics', string> = {
+const LABEL: Record<SubjectName | 'raw-batch1000' | 'raw-atomics' | 'raw-spin', string> = {
   taskos: 'taskos Pool, defineTask',
   piscina: 'piscina',
   'piscina-atomics-async': "piscina, atomics: 'async' (Atomics.waitAsync)",
@@ -330,6 +352,7 @@ const LABEL: Record<SubjectName | 'raw-batch1000' | 'raw-atomics', string> = {
   'raw-coalesced': 'raw: promise per task, coalesced per microtask',
   'raw-batch1000': 'raw: 1,000 tasks per message',
   'raw-atomics': 'raw: Atomics.wait / notify',
+  'raw-spin': 'raw: MessagePort, worker spins ≤ 50 µs',
 }
 
 function rows(metric: string, names: readonly string[], labels: Record<string, string> = LABEL): Row[] {
@@ -414,7 +437,15 @@ function report(results: ReadonlyMap<string, CaseResult>, run: RunInfo): void {
     ['n', 'reps', 'p50 µs', 'p99 µs', 'mean µs', 'CPU µs', 'taskos ÷ (p50)'],
     rows(
       'round-trip',
-      ['taskos', ...PEERS, 'piscina-atomics-async', 'piscina-atomics-disabled', 'raw-each', 'raw-atomics'],
+      [
+        'taskos',
+        ...PEERS,
+        'piscina-atomics-async',
+        'piscina-atomics-disabled',
+        'raw-each',
+        'raw-spin',
+        'raw-atomics',
+      ],
       {
         ...LABEL,
         'raw-each': 'raw: MessagePort (worker.postMessage)',

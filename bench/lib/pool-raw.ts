@@ -8,6 +8,7 @@
  *   (one microtask) leave as one message per worker, and come back as one message per batch.
  * - `runBatch`: the caller packs the arguments itself (e.g. 1,000 per message): no per-task promise.
  * - {@link AtomicsChannel}: a synchronous round trip through a SharedArrayBuffer, no messages.
+ * - {@link SpinChannel}: one message each way, with a worker that spins on a doorbell between tasks.
  * @module
  */
 import { Worker } from 'node:worker_threads'
@@ -155,6 +156,9 @@ export class RawPool {
   }
 }
 
+/** Longest wait (ms) for the atomics worker's reply. */
+const REPLY_MS = 10_000
+
 /**
  * A synchronous round trip with one worker through a SharedArrayBuffer: store the argument, set the
  * control word, `Atomics.notify`, then `Atomics.wait` for the reply (the calling thread blocks).
@@ -163,11 +167,15 @@ export class AtomicsChannel {
   readonly #worker: Worker
   readonly #control: Int32Array
   readonly #value: Float64Array
+  /** An error the worker died of (seen once this thread's event loop runs). */
+  #error: Error | undefined = undefined
 
   private constructor(worker: Worker, buffer: SharedArrayBuffer) {
     this.#worker = worker
     this.#control = new Int32Array(buffer, 0, 1)
     this.#value = new Float64Array(buffer, 8, 1)
+    // without a listener, an 'error' of the worker would crash the benchmark with no word of why
+    worker.on('error', (error) => (this.#error = error))
   }
 
   static async open(): Promise<AtomicsChannel> {
@@ -181,13 +189,58 @@ export class AtomicsChannel {
     this.#value[0] = x
     Atomics.store(this.#control, 0, 1)
     Atomics.notify(this.#control, 0)
-    Atomics.wait(this.#control, 0, 1)
+    // bounded: a worker that died would otherwise block this thread for good
+    if (Atomics.wait(this.#control, 0, 1, REPLY_MS) === 'timed-out') {
+      throw new Error(
+        `raw atomics worker: no reply within ${REPLY_MS} ms${this.#error === undefined ? '' : ` (${this.#error.message})`}`,
+      )
+    }
+    const state = Atomics.load(this.#control, 0)
+    if (state !== 2) throw new Error(`raw atomics worker: control word ${state} after a reply, expected 2`)
     return this.#value[0]
   }
 
   async close(): Promise<void> {
     Atomics.store(this.#control, 0, 3)
     Atomics.notify(this.#control, 0)
+    await this.#worker.terminate()
+    if (this.#error !== undefined) throw this.#error
+  }
+}
+
+/**
+ * A round trip with one worker by message each way, where the worker, after each answer, polls a
+ * doorbell (bumped here after each post) for up to 50 µs and takes the next message at once: the
+ * worker is not woken, this thread is (through its event loop, as for any message). The floor of a
+ * pool whose worker spins between tasks.
+ */
+export class SpinChannel {
+  readonly #worker: Worker
+  readonly #bell: Int32Array
+  #resolve: ((value: number) => void) | undefined = undefined
+
+  private constructor(worker: Worker, bell: SharedArrayBuffer) {
+    this.#worker = worker
+    this.#bell = new Int32Array(bell)
+    worker.on('message', (m: [number, number]) => this.#resolve!(m[1]))
+  }
+
+  static async open(): Promise<SpinChannel> {
+    const bell = new SharedArrayBuffer(4)
+    const worker = await startWorker({ mode: 'spin', bell })
+    return new SpinChannel(worker, bell)
+  }
+
+  /** `inc(x)` in the worker. */
+  inc(x: number): Promise<number> {
+    return new Promise((resolve) => {
+      this.#resolve = resolve
+      this.#worker.postMessage([1, BODY.inc, x])
+      Atomics.add(this.#bell, 0, 1)
+    })
+  }
+
+  async close(): Promise<void> {
     await this.#worker.terminate()
   }
 }

@@ -34,7 +34,7 @@ import type {
   TimerHandle,
 } from '../kernel/index.js'
 import { isTaskFunction } from './define-task.js'
-import type { DoneMessage, FnDef, FromWorker, PartSpec, ToWorker } from './protocol.js'
+import type { DoneMessage, DoneOne, FnDef, FromWorker, PartSpec, ToWorker } from './protocol.js'
 import { ENDED, PoolTask, QUEUED, RUNNING } from './pool-task.js'
 import type { FnInfo, TaskOwner } from './pool-task.js'
 import { deserializeError, serializeError } from './serialize-error.js'
@@ -110,8 +110,8 @@ export type PoolEvent =
  */
 export type WorkerExitReason = 'crashed' | 'recycled' | 'idle' | 'cancel-grace' | 'closed'
 
-
 const NO_OPTIONS: RunOptions = Object.freeze({})
+const RESOLVED = Promise.resolve()
 
 const DEFAULTS = Object.freeze({
   isolation: 'thread' as const,
@@ -177,6 +177,8 @@ class WorkerSlot {
   stopReason: string | undefined = undefined
   readonly thread: Worker | undefined
   readonly child: ChildProcess | undefined
+  /** Thread workers: bumped after every message posted, for a worker that spins between tasks (worker.ts). */
+  readonly doorbell: Int32Array | undefined
 
   constructor(id: number, pool: Pool, options: Required<Pick<PoolOptions, 'isolation'>> & PoolOptions) {
     this.id = id
@@ -185,8 +187,11 @@ class WorkerSlot {
       pool._onExit(this, code ?? undefined, signal ?? undefined)
     if (options.isolation === 'thread') {
       const { entry, eval: evalEntry } = threadEntry()
+      const doorbell = new SharedArrayBuffer(4)
+      this.doorbell = new Int32Array(doorbell)
       const worker = new Worker(entry, {
         eval: evalEntry,
+        workerData: { doorbell },
         ...(options.resourceLimits === undefined ? {} : { resourceLimits: options.resourceLimits }),
       })
       worker.on('message', onMessage)
@@ -204,6 +209,7 @@ class WorkerSlot {
       child.on('exit', onExit)
       this.child = child
       this.thread = undefined
+      this.doorbell = undefined
     }
     this.ref(false)
   }
@@ -221,9 +227,10 @@ class WorkerSlot {
   }
 
   post(message: ToWorker, transfer?: readonly TransferListItem[]): void {
-    if (this.thread !== undefined)
+    if (this.thread !== undefined) {
       this.thread.postMessage(message, transfer as TransferListItem[] | undefined)
-    else this.child!.send(message)
+      Atomics.add(this.doorbell!, 0, 1)
+    } else this.child!.send(message)
   }
 
   /** Keeps the process alive while the worker has work; an idle pool does not hold it open. */
@@ -440,7 +447,10 @@ export class Pool implements Executor, TaskOwner {
       task._timer = realClock.setTimer(ms, () =>
         this._cancel(
           task,
-          new TimeoutError(`pool task #${task.id} (${task.name ?? 'anonymous'}) timed out after ${ms} ms`, ms),
+          new TimeoutError(
+            `pool task #${task.id} (${task.name ?? 'anonymous'}) timed out after ${ms} ms`,
+            ms,
+          ),
         ),
       )
     }
@@ -463,10 +473,13 @@ export class Pool implements Executor, TaskOwner {
   #schedulePump(): void {
     if (this.#pumpScheduled) return
     this.#pumpScheduled = true
-    queueMicrotask(() => {
-      this.#pumpScheduled = false
-      this.#pump()
-    })
+    // a promise reaction, not queueMicrotask: Node makes an async resource for each of those
+    void RESOLVED.then(this.#pumpNow)
+  }
+
+  readonly #pumpNow = (): void => {
+    this.#pumpScheduled = false
+    this.#pump()
   }
 
   /** Hands queued tasks to workers that have room. */
@@ -556,7 +569,10 @@ export class Pool implements Executor, TaskOwner {
       if (batch.length === 0) return
     }
     for (let from = 0; from < batch.length; from += MAX_BATCH) {
-      this.#sendRun(worker, from === 0 && batch.length <= MAX_BATCH ? batch : batch.slice(from, from + MAX_BATCH))
+      this.#sendRun(
+        worker,
+        from === 0 && batch.length <= MAX_BATCH ? batch : batch.slice(from, from + MAX_BATCH),
+      )
     }
   }
 
@@ -605,17 +621,15 @@ export class Pool implements Executor, TaskOwner {
     }
     worker.ref(true)
     try {
+      const idsColumn = consecutive ? first.id : ids
+      const fnsColumn = sameFn ? first._fn.key : fns
+      const argcColumn = sameArgc ? first._args.length : argc
       worker.post(
-        {
-          t: 'run',
-          n,
-          ids: consecutive ? first.id : ids,
-          fns: sameFn ? first._fn.key : fns,
-          argc: sameArgc ? first._args.length : argc,
-          args,
-          parts,
-          defs,
-        },
+        parts !== undefined || defs !== undefined
+          ? { t: 'run', n, ids: idsColumn, fns: fnsColumn, argc: argcColumn, args, parts, defs }
+          : n === 1
+            ? [first.id, first._fn.key, ...args]
+            : { t: 'run', n, ids: idsColumn, fns: fnsColumn, argc: argcColumn, args },
         transfer,
       )
     } catch (error) {
@@ -672,7 +686,9 @@ export class Pool implements Executor, TaskOwner {
 
   /** @internal a worker's message. */
   _onMessage(worker: WorkerSlot, message: FromWorker): void {
-    switch (message.t) {
+    if (Array.isArray(message)) return this.#onDoneOne(worker, message as DoneOne)
+    const m = message as Exclude<FromWorker, DoneOne>
+    switch (m.t) {
       case 'ready':
         worker.ready = true
         worker.ref(false)
@@ -680,16 +696,15 @@ export class Pool implements Executor, TaskOwner {
         this.#armIdle(worker) // a worker started on demand may find nothing left to do
         break
       case 'done':
-        this.#onDone(worker, message)
+        this.#onDone(worker, m)
         break
       case 'progress': {
-        const task = worker.inFlight.get(message.id)
-        if (task !== undefined)
-          this.#events.emit({ type: 'progress', task, done: message.done, total: message.total })
+        const task = worker.inFlight.get(m.id)
+        if (task !== undefined) this.#events.emit({ type: 'progress', task, done: m.done, total: m.total })
         break
       }
       case 'sync':
-        this._onSync(worker, message.id, message.group)
+        this._onSync(worker, m.id, m.group)
         break
     }
   }
@@ -712,13 +727,29 @@ export class Pool implements Executor, TaskOwner {
       if (!failed) this.#finish(task, 'done', values[i])
       else {
         const error = deserializeError(values[i] as never, { task: id, worker: worker.id })
-        const cancelled = task._cancelled && (error instanceof CancelledError || error instanceof TimeoutError)
+        const cancelled =
+          task._cancelled && (error instanceof CancelledError || error instanceof TimeoutError)
         this.#finish(task, cancelled ? 'cancelled' : 'failed', error)
       }
     }
-    const perTask = message.ms / n
+    this.#ran(worker, message.ms / n)
+  }
+
+  /** A lone result (not an error). */
+  #onDoneOne(worker: WorkerSlot, [id, value, ms]: DoneOne): void {
+    const task = worker.inFlight.get(id)
+    if (task !== undefined) {
+      worker.inFlight.delete(id)
+      worker.completed++
+      this.#finish(task, 'done', value)
+    }
+    this.#ran(worker, ms)
+  }
+
+  /** Results came, after `perTask` ms of run time each. */
+  #ran(worker: WorkerSlot, perTask: number): void {
     worker.avgMs = worker.avgMs < 0 ? perTask : worker.avgMs * 0.7 + perTask * 0.3
-    if (worker.solo && inFlight.size === 0) worker.solo = false
+    if (worker.solo && worker.inFlight.size === 0) worker.solo = false
     this.#afterProgress(worker)
   }
 

@@ -4,19 +4,21 @@
  * spawn, signal) plus `progress`, `part` and `sync`. Results are sent back in batches.
  * @module
  */
-import { Worker, parentPort } from 'node:worker_threads'
+import { Worker, parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads'
 import { Kernel } from '../kernel/kernel.js'
 import { Operation } from '../kernel/operation.js'
 import { TaskosError } from '../kernel/errors.js'
 import type { KernelTask, TaskContext } from '../kernel/index.js'
 import { TaskCore } from '../kernel/task.js'
-import type { DoneMessage, FnDef, FromWorker, PartSpec, RunMessage, ToWorker } from './protocol.js'
+import type { FnDef, FromWorker, PartSpec, RunMessage, RunOne, ToWorker } from './protocol.js'
 import { deserializeError, serializeError } from './serialize-error.js'
+import { Spinner } from './spin.js'
 import { findTaskFunction } from './task-modules.js'
 
 type Body = (t: TaskContext, ...args: unknown[]) => unknown
 
 const PROGRESS_INTERVAL_MS = 50
+const RESOLVED = Promise.resolve()
 
 const post: (message: FromWorker) => void =
   parentPort !== null
@@ -39,43 +41,48 @@ let flushScheduled = false
 
 function flush(): void {
   flushScheduled = false
-  if (outIds.length === 0) return
-  const message: DoneMessage = {
-    t: 'done',
-    ids: consecutive(outIds) ? outIds[0]! : outIds,
-    values: outValues,
-    errors: outErrors,
-    ms: outMs,
-  }
+  const n = outIds.length
+  if (n === 0) return
+  const ids = outIds
+  const values = outValues
+  const errors = outErrors
+  const ms = outMs
   outIds = []
   outValues = []
   outErrors = undefined
   outMs = 0
   try {
-    post(message)
+    if (n === 1 && errors === undefined) post([ids[0]!, values[0], ms])
+    else {
+      const column = consecutive(ids) ? ids[0]! : ids
+      post(
+        errors === undefined
+          ? { t: 'done', ids: column, values, ms }
+          : { t: 'done', ids: column, values, errors, ms },
+      )
+    }
   } catch (error) {
     // a result that cannot be copied back: report each of the batch separately, naming the culprit
-    const failed = new Set(message.errors)
-    for (let i = 0; i < message.values.length; i++) {
-      const id = typeof message.ids === 'number' ? message.ids + i : message.ids[i]!
-      const ms = i === 0 ? message.ms : 0
+    const failed = new Set(errors)
+    for (let i = 0; i < n; i++) {
+      const id = ids[i]!
+      const own = i === 0 ? ms : 0
       try {
-        post({
-          t: 'done',
-          ids: [id],
-          values: [message.values[i]],
-          errors: failed.has(i) ? [0] : undefined,
-          ms,
-        })
+        post(
+          failed.has(i)
+            ? { t: 'done', ids: [id], values: [values[i]], errors: [0], ms: own }
+            : { t: 'done', ids: [id], values: [values[i]], ms: own },
+        )
       } catch {
         const e = new TaskosError(
           'ERR_SERIALIZATION',
           `the result of task ${id} cannot be sent back from the worker: ${(error as Error).message}`,
         )
-        post({ t: 'done', ids: [id], values: [serializeError(e)], errors: [0], ms })
+        post({ t: 'done', ids: [id], values: [serializeError(e)], errors: [0], ms: own })
       }
     }
   }
+  if (spinner !== undefined && running.size === 0 && early.size === 0) spinner.idle(ms)
 }
 
 function consecutive(ids: readonly number[]): boolean {
@@ -90,7 +97,9 @@ function report(id: number, ok: boolean, value: unknown): void {
   outValues.push(value)
   if (!flushScheduled) {
     flushScheduled = true
-    queueMicrotask(flush) // results of every task that ends in this turn's synchronous run go together
+    // results of every task that ends in this turn's synchronous run go together (a promise
+    // reaction, not queueMicrotask: Node makes an async resource for each of those)
+    void RESOLVED.then(flush)
   }
 }
 
@@ -224,36 +233,46 @@ function run(m: RunMessage): void {
     const count = typeof argc === 'number' ? argc : argc[i]!
     const taskArgs = count === 1 ? [args[at]] : args.slice(at, at + count)
     at += count
-    const part = parts === undefined ? undefined : parts[i]
-    let fn: Body | Promise<Body>
-    try {
-      fn = bodyOf(key)
-    } catch (error) {
-      report(id, false, serializeError(error))
-      continue
-    }
-    if (typeof fn === 'function') start(id, key, fn, taskArgs, part, t0)
-    else {
-      // its module loads: messages and a cancellation that arrive meanwhile wait for it
-      const held: Early = { mail: [], cancelled: false, reason: undefined }
-      early.set(id, held)
-      fn.then(
-        (f) => {
-          early.delete(id)
-          if (held.cancelled) return report(id, false, serializeError(held.reason))
-          start(id, key, f, taskArgs, part, t0)
-          const r = running.get(id)
-          if (r !== undefined) for (const message of held.mail) r.task.send(message)
-        },
-        (error: unknown) => {
-          early.delete(id)
-          report(id, false, serializeError(error))
-        },
-      )
-    }
+    runTask(id, key, taskArgs, parts === undefined ? undefined : parts[i], t0)
   }
   // the synchronous run of the whole batch: what scheduling needs of tiny tasks
   outMs += performance.now() - t0
+}
+
+/** A lone task (`[id, fn, ...args]`). */
+function runOne(m: RunOne): void {
+  const t0 = performance.now()
+  runTask(m[0], m[1], m.slice(2), undefined, t0)
+  outMs += performance.now() - t0
+}
+
+function runTask(id: number, key: number, taskArgs: unknown[], part: PartSpec | undefined, t0: number): void {
+  let fn: Body | Promise<Body>
+  try {
+    fn = bodyOf(key)
+  } catch (error) {
+    report(id, false, serializeError(error))
+    return
+  }
+  if (typeof fn === 'function') start(id, key, fn, taskArgs, part, t0)
+  else {
+    // its module loads: messages and a cancellation that arrive meanwhile wait for it
+    const held: Early = { mail: [], cancelled: false, reason: undefined }
+    early.set(id, held)
+    fn.then(
+      (f) => {
+        early.delete(id)
+        if (held.cancelled) return report(id, false, serializeError(held.reason))
+        start(id, key, f, taskArgs, part, t0)
+        const r = running.get(id)
+        if (r !== undefined) for (const message of held.mail) r.task.send(message)
+      },
+      (error: unknown) => {
+        early.delete(id)
+        report(id, false, serializeError(error))
+      },
+    )
+  }
 }
 
 interface Early {
@@ -317,7 +336,9 @@ kernel._syncHook = (task) => {
 
 // ---- messages ---------------------------------------------------------------------------------
 
-function onMessage(message: ToWorker): void {
+function onMessage(received: ToWorker): void {
+  if (Array.isArray(received)) return runOne(received as RunOne)
+  const message = received as Exclude<ToWorker, RunOne>
   switch (message.t) {
     case 'run':
       run(message)
@@ -363,8 +384,26 @@ function onMessage(message: ToWorker): void {
   }
 }
 
+// ---- between tasks: a bounded spin on the pool's doorbell (thread workers, see spin.ts) ---------
+
+const spinner =
+  parentPort !== null && (workerData as { doorbell?: unknown } | null)?.doorbell instanceof SharedArrayBuffer
+    ? new Spinner(new Int32Array((workerData as { doorbell: SharedArrayBuffer }).doorbell), () => {
+        let entry: { message: unknown } | undefined
+        while ((entry = receiveMessageOnPort(parentPort!)) !== undefined) onMessage(entry.message as ToWorker)
+      })
+    : undefined
+
 if (parentPort !== null) {
-  parentPort.on('message', onMessage)
+  parentPort.on(
+    'message',
+    spinner === undefined
+      ? onMessage
+      : (message: ToWorker) => {
+          spinner.woken()
+          onMessage(message)
+        },
+  )
 } else {
   process.on('message', (message) => onMessage(message as ToWorker))
   // a worker process dies with its pool's process: the IPC channel closes when the parent dies

@@ -14,5 +14,6 @@ test('bench: the pool benchmark runs in quick mode beside piscina, tinypool, wor
   assert.equal(r.code, 0, r.stderr)
   assert.match(r.stdout, /piscina/)
   assert.match(r.stdout, /raw: 2 × new Worker/)
+  assert.match(r.stdout, /raw: MessagePort, worker spins/)
   assert.match(r.stdout, /targets met: \d\/5/) // the start-up target needs piscina's probe
 })

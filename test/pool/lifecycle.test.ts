@@ -259,8 +259,10 @@ describe('pool: events, stats and worker lifetimes', () => {
           if (++exits === 2) allGone()
         })
         assert.equal(await pool.run(add, [1, 2]), 3)
-        // both started; the one that got no task may already be gone (its 50 ms ran out first)
-        assert.equal(pool.stats().workers + exits, 2)
+        // both started (two idle exits follow); the one that got no task may already be stopping:
+        // its 50 ms can run out first, and a stopped worker leaves the stats before its exit
+        // event arrives, so the two counts need not add up to 2 at this point
+        assert.ok(pool.stats().workers + exits <= 2)
         await within(stopped, 5000, 'both idle workers stopping')
         assert.deepEqual(reasons, ['idle', 'idle'])
         assert.equal(pool.stats().workers, 0)
