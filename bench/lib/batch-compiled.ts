@@ -18,21 +18,46 @@ export const wait = defineTask(import.meta.url, async function wait(_t, ins) {
 })
 `
 
-/** Runs one measured batch in a plain node process (no tsx anywhere), prints { ms, cpuMs, done }. */
-const CHILD = `import { batch, schedulers } from './batch/index.js'
+/**
+ * Runs one measured batch in a plain node process (no tsx anywhere), prints { ms, cpuMs, done }.
+ * `raw-long` is the plain-Node floor of the long jobs: two `fork`ed node processes that each take a
+ * 200 ms job over IPC, one after the other, timed from the forks to their exits like a batch.
+ */
+const CHILD = `import { fork } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { batch, schedulers } from './batch/index.js'
 import { tiny, wait } from './bench-tasks.js'
 const [kind, nText, isolation] = process.argv.slice(2)
 const n = Number(nText)
+function rawLong() {
+  let next = 0
+  let done = 0
+  const slot = () => new Promise((resolve, reject) => {
+    const c = fork(fileURLToPath(new URL('./bench-raw-worker.js', import.meta.url)), [], { serialization: 'advanced' })
+    c.on('message', (m) => {
+      if (m !== 'ready') done++
+      if (next < n) { next++; c.send(200) } else c.disconnect()
+    })
+    c.on('error', reject)
+    c.on('exit', resolve)
+  })
+  return Promise.all([slot(), slot()]).then(() => ({ summary: { done } }))
+}
 const options =
   kind === 'tiny' ? { worker: tiny, isolation, individual: { i: Array.from({ length: n }, (_, i) => i) } }
   : kind === 'shell' ? { worker: { command: ['true'] }, individual: { i: Array.from({ length: n }, (_, i) => i) } }
   : { worker: wait, isolation, individual: { ms: Array.from({ length: n }, () => 200) } }
 const cpu0 = process.cpuUsage()
 const t0 = performance.now()
-const report = await batch({ ...options, scheduler: schedulers.maxWorkers(2) })
+const report = kind === 'raw-long' ? await rawLong() : await batch({ ...options, scheduler: schedulers.maxWorkers(2) })
 const ms = performance.now() - t0
 const cpu = process.cpuUsage(cpu0)
 console.log(JSON.stringify({ ms, cpuMs: (cpu.user + cpu.system) / 1000, done: report.summary.done }))
+`
+
+/** The raw floor's worker: a job is a number of ms to wait; it answers with the same number. */
+const RAW_WORKER = `process.on('message', (ms) => setTimeout(() => process.send(ms), ms))
+process.send('ready')
 `
 
 /** File URLs of the compiled `batch/index.js` and `bench-tasks.js` (built once per source version). */
@@ -40,6 +65,7 @@ export async function compiledBatch(): Promise<{ batch: string; tasks: string; c
   const out = await compileSources(['kernel', 'pool', 'batch'], {
     'bench-tasks.js': TASKS,
     'bench-child.js': CHILD,
+    'bench-raw-worker.js': RAW_WORKER,
   })
   return {
     batch: pathToFileURL(join(out, 'batch', 'index.js')).href,

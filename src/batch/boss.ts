@@ -42,7 +42,7 @@ import { expandInstructions } from './instructions.js'
 import { JobState, byPriority, now } from './job-state.js'
 import { Journal, instructionsKey } from './journal.js'
 import type { JournalEntry } from './journal.js'
-import { LauncherRunner, MAX_QUEUED, findPerl } from './launcher.js'
+import { LauncherRunner, MAX_QUEUED } from './launcher.js'
 import { Reaper } from './reaper.js'
 import type { BatchEvent, BatchReport, BatchSummary, JobStatus } from './report.js'
 import { reportError } from './report.js'
@@ -52,6 +52,7 @@ import type { ChunkJob } from './chunk-task.js'
 import { CommandRunner, FunctionRunner } from './runners.js'
 import type { PendingJob, Scheduler } from './schedulers.js'
 import { admit, countsOnly } from './schedulers.js'
+import { findExecutable } from '../pool/executables.js'
 import { deserializeError } from '../pool/serialize-error.js'
 import { formatSize } from './size.js'
 
@@ -154,7 +155,7 @@ export class Boss<R = unknown> {
     const bindCpus = o.bind ? this.#cpus : undefined
     // the workers start first (in parallel), while the first instructions are checked
     if (o.command !== undefined) {
-      const perl = o.launcher === 'auto' ? findPerl() : null
+      const perl = o.launcher === 'auto' ? findExecutable('perl') : null
       this.#runner =
         perl === null
           ? new CommandRunner(o.command, o.tailBytes, o.killGrace, new Reaper(), bindCpus)

@@ -33,9 +33,9 @@
 import { spawn } from 'node:child_process'
 import type { ChildProcessByStdio } from 'node:child_process'
 import type { Readable, Writable } from 'node:stream'
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { availableParallelism, constants, tmpdir } from 'node:os'
-import { delimiter, join } from 'node:path'
+import { join } from 'node:path'
 import { CancelledError, TaskosError, WorkerCrashedError } from '../kernel/index.js'
 import type { CommandTemplate } from './command.js'
 import { expandCommand } from './command.js'
@@ -146,23 +146,6 @@ while (1) {
 }
 bye();
 `
-
-let perlPath: string | null | undefined
-
-/** The `perl` on the PATH, or null. */
-export function findPerl(): string | null {
-  if (perlPath === undefined) {
-    perlPath = null
-    for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-      const p = join(dir, 'perl')
-      if (dir !== '' && existsSync(p)) {
-        perlPath = p
-        break
-      }
-    }
-  }
-  return perlPath
-}
 
 const hex = (s: string): string => (s === '' ? '-' : Buffer.from(s, 'utf8').toString('hex'))
 const unhex = (h: string): string => (h === '-' ? '' : Buffer.from(h, 'hex').toString('utf8'))

@@ -15,7 +15,7 @@
 import { availableParallelism } from 'node:os'
 import { Worker } from 'node:worker_threads'
 import type { ResourceLimits, TransferListItem } from 'node:worker_threads'
-import type { ChildProcess } from 'node:child_process'
+import type { ChildProcess, StdioOptions } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
 // specific kernel modules, not its index: a worker (and a task module importing taskos/pool) then
@@ -34,6 +34,8 @@ import type {
   TimerHandle,
 } from '../kernel/index.js'
 import { isTaskFunction } from './define-task.js'
+import { findExecutable } from './executables.js'
+import { DIES_WITH_PARENT } from './protocol.js'
 import type { DoneMessage, DoneOne, FnDef, FromWorker, PartSpec, ToWorker } from './protocol.js'
 import { ENDED, PoolTask, QUEUED, RUNNING } from './pool-task.js'
 import type { FnInfo, TaskOwner } from './pool-task.js'
@@ -200,10 +202,7 @@ class WorkerSlot {
       this.thread = worker
       this.child = undefined
     } else {
-      const child = childProcess().fork(fileURLToPath(workerEntry()), [], {
-        serialization: 'advanced',
-        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      })
+      const child = startProcess()
       child.on('message', (m) => onMessage(m as FromWorker))
       child.on('error', (error) => pool._onError(this, error))
       child.on('exit', onExit)
@@ -1071,6 +1070,26 @@ function cloneable(value: unknown, transfer: readonly TransferListItem[] | undef
  */
 function childProcess(): typeof import('node:child_process') {
   return createRequire(import.meta.url)('node:child_process') as typeof import('node:child_process')
+}
+
+/**
+ * Starts a worker process. It must die with this process, even by SIGKILL and while its task keeps
+ * its event loop busy (so it never sees its IPC channel close). On Linux with util-linux's
+ * `setpriv` on the PATH, the kernel sees to that: `setpriv --pdeathsig KILL` execs node with the
+ * parent-death signal set. Elsewhere the worker starts a watchdog thread that polls its parent pid;
+ * that thread's start costs a worker process 10–25 ms before it is ready (docs/benchmarks.md,
+ * batch), so it is only the fallback.
+ */
+function startProcess(): ChildProcess {
+  const entry = fileURLToPath(workerEntry())
+  const stdio: StdioOptions = ['ignore', 'inherit', 'inherit', 'ipc']
+  const setpriv = process.platform === 'linux' ? findExecutable('setpriv') : null
+  if (setpriv === null) return childProcess().fork(entry, [], { serialization: 'advanced', stdio })
+  const node = [process.execPath, ...process.execArgv, entry, DIES_WITH_PARENT]
+  return childProcess().spawn(setpriv, ['--pdeathsig', 'KILL', '--', ...node], {
+    serialization: 'advanced',
+    stdio,
+  })
 }
 
 function bindToCpu(pid: number, cpu: number): void {

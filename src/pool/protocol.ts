@@ -60,6 +60,12 @@ export interface DoneMessage {
   readonly ms: number
 }
 
+/**
+ * The argument a worker process gets when the OS kills it with its parent (`setpriv --pdeathsig`);
+ * without it the worker watches its parent itself.
+ */
+export const DIES_WITH_PARENT = '--taskos-dies-with-parent'
+
 /** One task: `[id, function key, ...args]` (a function the worker was told of; not a part). */
 export type RunOne = readonly [id: number, fn: number, ...args: unknown[]]
 

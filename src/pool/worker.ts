@@ -10,6 +10,7 @@ import { Operation } from '../kernel/operation.js'
 import { TaskosError } from '../kernel/errors.js'
 import type { KernelTask, TaskContext } from '../kernel/index.js'
 import { TaskCore } from '../kernel/task.js'
+import { DIES_WITH_PARENT } from './protocol.js'
 import type { FnDef, FromWorker, PartSpec, RunMessage, RunOne, ToWorker } from './protocol.js'
 import { deserializeError, serializeError } from './serialize-error.js'
 import { Spinner } from './spin.js'
@@ -408,12 +409,13 @@ if (parentPort !== null) {
   process.on('message', (message) => onMessage(message as ToWorker))
   // a worker process dies with its pool's process: the IPC channel closes when the parent dies
   process.on('disconnect', () => process.exit(0))
-  watchParent()
+  if (!process.argv.includes(DIES_WITH_PARENT)) watchParent()
 }
 
 /**
- * A task that keeps the event loop busy never sees 'disconnect': a watchdog thread notices that the
- * parent is gone (this process was re-parented) and kills the process.
+ * A task that keeps the event loop busy never sees 'disconnect': unless the OS kills this process
+ * with its parent (see the pool's `startProcess`), a watchdog thread notices that the parent is gone
+ * (this process was re-parented) and kills the process.
  */
 function watchParent(): void {
   const code = `const ppid = ${process.ppid}; setInterval(() => { if (process.ppid !== ppid) process.kill(${process.pid}, 'SIGKILL') }, 100)`

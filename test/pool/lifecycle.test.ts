@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { describe, test } from 'node:test'
 import { Pool } from '../../src/pool/index.js'
 import type { PoolEvent } from '../../src/pool/index.js'
+import { DIES_WITH_PARENT } from '../../src/pool/protocol.js'
 import { add, exit, fail, inc, progress } from '../fixtures/pool-tasks.js'
 import { parked, whereAmI } from '../fixtures/pool-handshake.js'
 import { ROOT, runTsx } from '../fixtures/run-tsx.js'
@@ -271,36 +273,54 @@ describe('pool: events, stats and worker lifetimes', () => {
     },
   )
 
-  for (const mode of ['idle', 'busy'] as const) {
-    test(`pool: process workers die with their parent (${mode} workers)`, { timeout: LIMIT }, async () => {
-      const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/pool-parent.ts', mode], {
-        cwd: ROOT,
-        stdio: ['ignore', 'pipe', 'inherit'],
-      })
-      try {
-        const line = await within(
-          new Promise<string>((resolve, reject) => {
-            let out = ''
-            child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-              out += chunk
-              if (out.includes('\n')) resolve(out.slice(0, out.indexOf('\n')))
-            })
-            child.on('exit', (code) => reject(new Error(`parent exited early (${code})`)))
-          }),
-          15_000,
-          'the parent starting its pool',
-        )
-        const { pids: workerPids, busy } = JSON.parse(line) as { pids: number[]; busy: number }
-        assert.equal(workerPids.length, 2)
-        assert.equal(busy, mode === 'busy' ? 2 : 0)
-        assert.ok(workerPids.every(alive))
-        child.kill('SIGKILL')
-        await gone(workerPids, 5000)
-      } finally {
-        child.kill('SIGKILL')
-      }
-    })
-  }
+  // two mechanisms: the OS's parent-death signal (Linux, `setpriv` on the PATH) and, without it (an
+  // empty PATH: node is started by its absolute path), the worker's own watchdog thread
+  const setpriv = process.platform === 'linux' && spawnSync('setpriv', ['--version']).status === 0
+  const mechanisms = setpriv ? (['setpriv', 'watchdog'] as const) : (['watchdog'] as const)
+  for (const mode of ['idle', 'busy'] as const)
+    for (const mechanism of mechanisms)
+      test(
+        `pool: process workers die with their parent (${mode} workers, ${mechanism})`,
+        { timeout: LIMIT },
+        async () => {
+          const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/pool-parent.ts', mode], {
+            cwd: ROOT,
+            env: mechanism === 'setpriv' ? process.env : { ...process.env, PATH: '' },
+            stdio: ['ignore', 'pipe', 'inherit'],
+          })
+          try {
+            const line = await within(
+              new Promise<string>((resolve, reject) => {
+                let out = ''
+                child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+                  out += chunk
+                  if (out.includes('\n')) resolve(out.slice(0, out.indexOf('\n')))
+                })
+                child.on('exit', (code) => reject(new Error(`parent exited early (${code})`)))
+              }),
+              15_000,
+              'the parent starting its pool',
+            )
+            const { pids: workerPids, busy } = JSON.parse(line) as { pids: number[]; busy: number }
+            assert.equal(workerPids.length, 2)
+            assert.equal(busy, mode === 'busy' ? 2 : 0)
+            assert.ok(workerPids.every(alive))
+            if (process.platform === 'linux')
+              for (const pid of workerPids) {
+                const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')
+                assert.equal(
+                  argv.includes(DIES_WITH_PARENT),
+                  mechanism === 'setpriv',
+                  `worker ${pid}: ${argv.join(' ')}`,
+                )
+              }
+            child.kill('SIGKILL')
+            await gone(workerPids, 5000)
+          } finally {
+            child.kill('SIGKILL')
+          }
+        },
+      )
 
   test('pool: a worker process pid is reported, and differs per worker', { timeout: LIMIT }, async () => {
     await withPool({ workers: 2, isolation: 'process' }, async (pool) => {
