@@ -317,7 +317,7 @@ const cases: BenchCase[] = [
 
   ...(['taskos', 'raw-each'] as const).flatMap((name) =>
     (['clone', 'transfer', 'shared'] as const).map((way) =>
-      rate(`hand-over/${name}-${way}`, 3, 1, (n, p) => handOver(name, way, n, p), 3),
+      rate(`hand-over/${name}-${way}`, 5, 1, (n, p) => handOver(name, way, n, p), 3),
     ),
   ),
 
