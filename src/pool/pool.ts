@@ -1083,13 +1083,29 @@ function childProcess(): typeof import('node:child_process') {
 function startProcess(): ChildProcess {
   const entry = fileURLToPath(workerEntry())
   const stdio: StdioOptions = ['ignore', 'inherit', 'inherit', 'ipc']
-  const setpriv = process.platform === 'linux' ? findExecutable('setpriv') : null
+  const setpriv = parentDeathSetpriv()
   if (setpriv === null) return childProcess().fork(entry, [], { serialization: 'advanced', stdio })
   const node = [process.execPath, ...process.execArgv, entry, DIES_WITH_PARENT]
   return childProcess().spawn(setpriv, ['--pdeathsig', 'KILL', '--', ...node], {
     serialization: 'advanced',
     stdio,
   })
+}
+
+let setprivPath: string | null | undefined
+
+/**
+ * The `setpriv` that can set a parent-death signal (util-linux 2.33 and later: older ones, as on
+ * CentOS 7, lack `--pdeathsig`), or null; asked once per process, when its first worker process
+ * starts.
+ */
+function parentDeathSetpriv(): string | null {
+  if (setprivPath === undefined) {
+    const path = process.platform === 'linux' ? findExecutable('setpriv') : null
+    const help = path === null ? undefined : childProcess().spawnSync(path, ['--help'], { encoding: 'utf8' })
+    setprivPath = help?.status === 0 && help.stdout.includes('--pdeathsig') ? path : null
+  }
+  return setprivPath
 }
 
 function bindToCpu(pid: number, cpu: number): void {
