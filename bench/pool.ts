@@ -104,7 +104,13 @@ async function queuedMemory(name: SubjectName, n: number, p: Probe): Promise<voi
 
 // ---- 2. sequential round trip -------------------------------------------------------------------
 
-const RT_WARM = 500
+/**
+ * Untimed round trips before the timed ones, every subject alike: each repetition starts a new
+ * pool, whose workers' code V8 has not optimised yet; with 500 the p50 of a taskos pool moved
+ * between 12 and 20 µs from one repetition to the next, with 4,000 it stays at the steady state
+ * of a long-running pool (as bench/cluster.ts warms its round trips).
+ */
+const RT_WARM = 4000
 
 /**
  * n sequential calls of `inc` (each awaited before the next) after an untimed warm-up; notes the
@@ -115,10 +121,14 @@ async function roundTrips(
   n: number,
   p: Probe,
 ): Promise<void> {
+  // the forced full GC before the warm-up, not between it and the timed part: after a full GC V8
+  // runs a hot path slower for a few thousand calls (p50 of the next 3,000 round trips: taskos +50%,
+  // piscina +15%, raw +3%), which would put a rare event into most of the samples
+  gc()
   for (let i = 0; i < Math.min(RT_WARM, n); i++) await inc(i)
   const samples = new Float64Array(n)
   let sum = 0
-  p.start()
+  p.start({ gc: false })
   for (let i = 0; i < n; i++) {
     const t0 = performance.now()
     const r = inc(i)

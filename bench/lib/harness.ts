@@ -60,8 +60,12 @@ export interface CaseResult {
 
 /** Brackets the measured part of a case. */
 export interface Probe {
-  /** Forces a full GC, records the heap baseline, then starts the wall and CPU clocks. */
-  start(): void
+  /**
+   * Forces a full GC (unless `gc: false`), records the heap baseline, then starts the wall and CPU
+   * clocks. A latency case that has already collected before its warm-up passes `gc: false`: V8
+   * re-optimises a hot path for thousands of calls after a full GC.
+   */
+  start(options?: { readonly gc?: boolean }): void
   /** Stops the clocks. */
   stop(): void
   /** Forces a full GC and records the heap growth since `start()` (memory cases). */
@@ -105,8 +109,8 @@ class Measure implements Probe {
   #base = 0
   #t0 = 0
   #c0 = 0
-  start(): void {
-    gc()
+  start(options?: { readonly gc?: boolean }): void {
+    if (options?.gc !== false) gc()
     this.#base = usedHeap()
     this.#c0 = cpuNow()
     this.#t0 = performance.now()
