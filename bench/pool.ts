@@ -121,9 +121,10 @@ async function roundTrips(
   n: number,
   p: Probe,
 ): Promise<void> {
-  // the forced full GC before the warm-up, not between it and the timed part: after a full GC V8
-  // runs a hot path slower for a few thousand calls (p50 of the next 3,000 round trips: taskos +50%,
-  // piscina +15%, raw +3%), which would put a rare event into most of the samples
+  // the forced full GC before the warm-up, not between it and the timed part: a forced gc() between
+  // two round trips finds none of their objects alive, their maps die, and V8 deoptimizes the code
+  // built on them (p50 of the next 3,000 round trips: taskos +50%, piscina +15%, raw +3%; natural
+  // major GCs do not do this: docs/benchmarks.md, pool)
   gc()
   for (let i = 0; i < Math.min(RT_WARM, n); i++) await inc(i)
   const samples = new Float64Array(n)

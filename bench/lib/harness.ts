@@ -62,8 +62,8 @@ export interface CaseResult {
 export interface Probe {
   /**
    * Forces a full GC (unless `gc: false`), records the heap baseline, then starts the wall and CPU
-   * clocks. A latency case that has already collected before its warm-up passes `gc: false`: V8
-   * re-optimises a hot path for thousands of calls after a full GC.
+   * clocks. A latency case that has already collected before its warm-up passes `gc: false`: a
+   * forced GC can deoptimize the hot path it is about to time (docs/benchmarks.md, pool).
    */
   start(options?: { readonly gc?: boolean }): void
   /** Stops the clocks. */
