@@ -25,7 +25,7 @@ import { readFileSync } from 'node:fs'
 import { Cluster } from '../src/cluster/index.js'
 import { echo, inc } from './fixtures/cluster-tasks.js'
 import type { BenchCase, Benchmark, CaseResult, Probe, RunInfo } from './lib/harness.js'
-import { median } from './lib/harness.js'
+import { gc, median } from './lib/harness.js'
 import { bullmqWorkers, moleculerWorkers, redisAvailable, taskosNodes } from './lib/cluster-env.js'
 import type { Env } from './lib/cluster-env.js'
 import { fixed, grouped, note, printTable, printTargets, ratio } from './lib/pool-report.js'
@@ -160,6 +160,8 @@ async function taskosScale(n: number, p: Probe): Promise<void> {
  * Untimed sequential round trips before a round-trip case measures, the same for every subject:
  * the steady state of long-running workers. From fresh processes V8 needs thousands of calls before
  * it optimises a path taken once per round trip; with 20 the p50 was about twice the steady one.
+ * The harness's forced GC comes before the warm-up, not between it and the timed part: a forced GC
+ * there deoptimizes the code about to be timed (bench/pool.ts, roundTrips).
  */
 const RTT_WARM_UP = 4000
 
@@ -175,10 +177,11 @@ async function taskosLatency(n: number, p: Probe, big: boolean): Promise<void> {
   try {
     await cluster.waitForHosts(2)
     const warm = big ? 20 : rttWarmUp(n)
+    gc() // before the warm-up, not before the timed part (see rttWarmUp)
     for (let i = 0; i < warm; i++) await (big ? cluster.run(echo, [payload]) : cluster.run(inc, [i])).join()
     const samples: number[] = []
     const cpu = cpuPerTask(env, p)
-    p.start()
+    p.start({ gc: false })
     cpu.start()
     for (let i = 0; i < n; i++) {
       const t0 = performance.now()
@@ -208,6 +211,7 @@ async function moleculer(n: number, p: Probe, mode: 'tiny' | 'rtt' | 'mib'): Pro
     await broker.start()
     await broker.waitForServices(['bench'])
     await new Promise((r) => setTimeout(r, 500)) // both workers discovered
+    if (mode !== 'tiny') gc() // before the warm-up, as taskos
     for (let i = 0; i < (mode === 'rtt' ? rttWarmUp(n) : 20); i++) await broker.call('bench.inc', { x: i })
     if (mode === 'tiny') {
       await Promise.all(
@@ -224,7 +228,7 @@ async function moleculer(n: number, p: Probe, mode: 'tiny' | 'rtt' | 'mib'): Pro
     const samples: number[] = []
     let failures = 0
     const big = { data: Buffer.alloc(1024 * 1024, 3).toString('base64') }
-    p.start()
+    p.start({ gc: false })
     for (let i = 0; i < n; i++) {
       const t0 = performance.now()
       try {
@@ -289,9 +293,10 @@ async function bullmq(n: number, p: Probe, mode: 'tiny' | 'rtt'): Promise<void> 
       await freshThenSteady(n, p, undefined, () => jobs(n))
       return
     }
+    gc() // before the warm-up, as taskos
     for (let i = 0; i < rttWarmUp(n); i++) await (await queue.add('inc', { x: i })).waitUntilFinished(events)
     const samples: number[] = []
-    p.start()
+    p.start({ gc: false })
     for (let i = 0; i < n; i++) {
       const t0 = performance.now()
       const job = await queue.add('inc', { x: i })
