@@ -7,7 +7,9 @@
  * 2. 2,000 shell jobs `true`: taskos command jobs vs `seq 2000 | xargs -P 2 -n 1 true` (target:
  *    taskos wall <= 1.5x xargs)
  * 3. 50 jobs of 200 ms on 2 workers (task function, worker processes, and threads beside): wall
- *    (ideal 5.0 s, target <= 5.1 s on processes, the default isolation)
+ *    (ideal 5.0 s, target <= 5.1 s on processes, the default isolation), beside a plain-Node floor
+ *    (two forked one-line workers taking the jobs over IPC), and, where NODE_EXTRA_CA_CERTS is set,
+ *    both again without it
  *
  * taskos runs as shipped: compiled to JavaScript, in a plain `node` process (no tsx in the boss or
  * its workers; from the TypeScript sources every worker would start through tsx). The wall time is
@@ -66,7 +68,8 @@ async function inChild(
   })
 }
 
-function taskosCase(
+/** A case measured by `bench-child.js kind n isolation` in its own plain node process (see inChild). */
+function childCase(
   id: string,
   kind: string,
   isolation: string,
@@ -112,19 +115,19 @@ const shellXargs: BenchCase = {
 }
 
 const cases: BenchCase[] = [
-  taskosCase('tiny/taskos-thread', 'tiny', 'thread', 10_000, 300, 3),
-  taskosCase('tiny/taskos-process', 'tiny', 'process', 10_000, 300, 3),
-  taskosCase('shell/taskos', 'shell', 'process', 2000, 50, 3),
+  childCase('tiny/taskos-thread', 'tiny', 'thread', 10_000, 300, 3),
+  childCase('tiny/taskos-process', 'tiny', 'process', 10_000, 300, 3),
+  childCase('shell/taskos', 'shell', 'process', 2000, 50, 3),
   shellXargs,
-  taskosCase('long/taskos', 'long', 'process', 50, 4, 3),
-  taskosCase('long/raw-fork', 'raw-long', 'process', 50, 4, 3),
+  childCase('long/taskos', 'long', 'process', 50, 4, 3),
+  childCase('long/raw-fork', 'raw-long', 'process', 50, 4, 3),
   ...(EXTRA_CA
     ? [
-        taskosCase(`long/taskos${NO_CA}`, 'long', 'process', 50, 4, 3),
-        taskosCase(`long/raw-fork${NO_CA}`, 'raw-long', 'process', 50, 4, 3),
+        childCase(`long/taskos${NO_CA}`, 'long', 'process', 50, 4, 3),
+        childCase(`long/raw-fork${NO_CA}`, 'raw-long', 'process', 50, 4, 3),
       ]
     : []),
-  taskosCase('long/taskos-thread', 'long', 'thread', 50, 4, 1),
+  childCase('long/taskos-thread', 'long', 'thread', 50, 4, 1),
 ]
 
 function report(results: ReadonlyMap<string, CaseResult>, run: RunInfo): void {
