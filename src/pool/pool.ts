@@ -126,6 +126,12 @@ const TARGET_MS = 2
 const MAX_IN_FLIGHT = 4096
 /** Most tasks in one `run` message: a worker starts on the first batch while the next is copied. */
 const MAX_BATCH = 1024
+/**
+ * Workers that died before they were ready, one after the other (none ready in between), after
+ * which the pool stops starting new ones and fails its queued tasks: a worker that cannot start
+ * (a heap limit too small to boot, a broken installation) would otherwise be replaced forever.
+ */
+const MAX_START_FAILURES = 3
 
 export { PoolTask } from './pool-task.js'
 
@@ -149,11 +155,17 @@ function workerEntry(): URL {
 }
 
 /**
- * Running from TypeScript sources (tests, tsx): a worker thread does not get the parent's `--import`
- * hooks for its entry in Node 20, so it starts from a one-line script that registers tsx first.
+ * A worker thread's entry: the worker module itself, or a one-line script that imports it.
+ * - Running from TypeScript sources (tests, tsx): a worker thread does not get the parent's
+ *   `--import` hooks for its entry in Node 20, so the script registers tsx first.
+ * - When this process was started with `--input-type` (`node --input-type=module -e …`), threads
+ *   inherit it, and Node refuses a file as their entry; a script is string input, so it may import.
  */
 function threadEntry(): { entry: URL | string; eval: boolean } {
-  if (!fromSource) return { entry: workerEntry(), eval: false }
+  if (!fromSource) {
+    if (!process.execArgv.some((a) => INPUT_TYPE.test(a))) return { entry: workerEntry(), eval: false }
+    return { entry: `import(${JSON.stringify(workerEntry().href)})`, eval: true }
+  }
   const tsx = import.meta.resolve('tsx/esm/api')
   const code = `import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(workerEntry().href)}) })`
   return { entry: code, eval: true }
@@ -280,6 +292,8 @@ export class Pool implements Executor, TaskOwner {
   #queueHead = 0
   /** Tasks waiting for a worker (the lists below may still hold tasks that ended while waiting). */
   #waiting = 0
+  /** Workers that died before they were ready since one last was (see MAX_START_FAILURES). */
+  #startFailures = 0
   /** Suspects of a crash, run one at a time. */
   #suspects: PoolTask<unknown>[] = []
   /** Parts of partitioned calls: they run all at once (a t.sync() barrier needs every part). */
@@ -690,6 +704,7 @@ export class Pool implements Executor, TaskOwner {
     switch (m.t) {
       case 'ready':
         worker.ready = true
+        this.#startFailures = 0
         worker.ref(false)
         this.#pump()
         this.#armIdle(worker) // a worker started on demand may find nothing left to do
@@ -821,6 +836,20 @@ export class Pool implements Executor, TaskOwner {
         : signal !== undefined
           ? `killed by ${signal}`
           : `exit code ${exitCode ?? '?'}`
+    if (!worker.ready && worker.stopReason === undefined && ++this.#startFailures >= MAX_START_FAILURES) {
+      // no worker can start: the queued tasks fail now (new tasks try again, once)
+      const queued: PoolTask<unknown>[] = [...this.#suspects, ...this.#parts]
+      for (let i = this.#queueHead; i < this.#queue.length; i++) queued.push(this.#queue[i]!)
+      for (const task of queued) {
+        if (task._state !== QUEUED) continue
+        const error = new WorkerCrashedError(
+          `pool task #${task.id} (${task.name ?? 'anonymous'}): no worker could start: ${this.#startFailures} in a row died before they were ready (the last: ${why})`,
+          { exitCode, signal },
+          { cause: lastError, origin: { task: task.id, worker: worker.id } },
+        )
+        this.#finish(task, 'crashed', error)
+      }
+    }
     for (const task of inFlight) {
       if (task._state === ENDED) continue
       task._crashes++
@@ -841,7 +870,8 @@ export class Pool implements Executor, TaskOwner {
     if (
       !this.#closed &&
       this.#workers.length < this.#size &&
-      (this.queued > 0 || this.#options.idleTimeout === undefined)
+      (this.queued > 0 ||
+        (this.#options.idleTimeout === undefined && this.#startFailures < MAX_START_FAILURES))
     ) {
       this.#spawnWorker()
     }
@@ -1083,13 +1113,41 @@ function childProcess(): typeof import('node:child_process') {
 function startProcess(): ChildProcess {
   const entry = fileURLToPath(workerEntry())
   const stdio: StdioOptions = ['ignore', 'inherit', 'inherit', 'ipc']
+  const execArgv = processExecArgv()
   const setpriv = parentDeathSetpriv()
-  if (setpriv === null) return childProcess().fork(entry, [], { serialization: 'advanced', stdio })
-  const node = [process.execPath, ...process.execArgv, entry, DIES_WITH_PARENT]
+  if (setpriv === null) return childProcess().fork(entry, [], { execArgv, serialization: 'advanced', stdio })
+  const node = [process.execPath, ...execArgv, entry, DIES_WITH_PARENT]
   return childProcess().spawn(setpriv, ['--pdeathsig', 'KILL', '--', ...node], {
     serialization: 'advanced',
     stdio,
   })
+}
+
+/** `--input-type` and its value, in one argument or two. */
+const INPUT_TYPE = /^--input-type(=|$)/
+
+/**
+ * The Node options of a worker process: this process's, less those that say what it runs rather
+ * than how. The code of `-e`/`-p` (a worker would run it again instead of its entry, and it may
+ * start a pool: `fork` drops it for the same reason), and `--input-type` (for string input only:
+ * Node refuses it beside a file entry).
+ */
+function processExecArgv(): string[] {
+  const argv = [...process.execArgv]
+  const code = (process as { _eval?: string })._eval
+  const at = code === undefined ? -1 : argv.lastIndexOf(code)
+  if (at > 0) argv.splice(at - 1, 2)
+  const kept: string[] = []
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!
+    if (/^(--eval|--print)=/.test(a)) continue
+    if (INPUT_TYPE.test(a)) {
+      if (a === '--input-type') i++ // its value is the next argument
+      continue
+    }
+    kept.push(a)
+  }
+  return kept
 }
 
 let setprivPath: string | null | undefined

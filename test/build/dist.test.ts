@@ -111,6 +111,28 @@ console.log(JSON.stringify({ ...out, pid: process.pid }))
     assert.notEqual(r.process.pid, r.pid, 'a process worker runs in a process of its own')
   })
 
+  test('build: a pool works in a program given as `node --input-type=module -e`, in a thread and in a process', async () => {
+    // workers inherit --input-type (Node refuses it beside a file entry) and, as processes, the -e
+    // code (they would run it again instead of their entry)
+    const code = `import { Pool } from 'taskos/pool'
+import { inc } from './tasks.mjs'
+const out = {}
+for (const isolation of ['thread', 'process']) {
+  const pool = new Pool({ workers: 1, isolation })
+  out[isolation] = await pool.run(inc, [41])
+  await pool.close()
+}
+console.log(JSON.stringify(out))`
+    for (const flags of [['--input-type=module'], ['--input-type', 'module']]) {
+      const r = await run(process.execPath, [...flags, '-e', code], {
+        cwd: app,
+        timeout: 60_000,
+        encoding: 'utf8',
+      })
+      assert.deepEqual(JSON.parse(r.stdout), { thread: 42, process: 42 }, flags.join(' '))
+    }
+  })
+
   test('build: one module instance per class across entry points (kernel + pool interoperate, instanceof holds)', async () => {
     writeFileSync(
       join(app, 'single.mjs'),

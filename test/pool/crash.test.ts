@@ -238,3 +238,49 @@ for (const isolation of ['thread', 'process'] as const) {
     )
   })
 }
+
+test(
+  'pool: workers that die before they are ready fail the queued tasks after 3 in a row, not a restart loop',
+  { timeout: LIMIT },
+  async () => {
+    // a heap too small for a worker thread to boot: every worker dies before it is ready
+    await withPool(
+      { workers: 2, resourceLimits: { maxOldGenerationSizeMb: 1, maxYoungGenerationSizeMb: 1 } },
+      async (pool) => {
+        let exits = 0
+        const waiters: [number, () => void][] = []
+        pool.on('worker-exit', (e) => {
+          assert.equal(e.reason, 'crashed')
+          exits++
+          for (const [n, resolve] of waiters) if (exits >= n) resolve()
+        })
+        const exitsReach = (n: number): Promise<void> =>
+          within(
+            new Promise<void>((resolve) => (exits >= n ? resolve() : waiters.push([n, resolve]))),
+            10_000,
+            `${n} worker exits`,
+          )
+        const tasks = [pool.run(add, [1, 2]), pool.run(add, [3, 4])]
+        for (const task of tasks) {
+          const e = await rejectsWith(
+            task,
+            'ERR_WORKER_CRASHED',
+            /no worker could start: 3 in a row died before they were ready/,
+          )
+          assert.match((e as Error).message, /memory/i, 'the last death says why')
+          assert.equal(task.status, 'crashed')
+        }
+        // the 2 first workers and the 2 that replaced them; then none, though the pool is short of workers
+        await exitsReach(4)
+        assert.equal(pool.stats().workers, 0, 'no worker left, so no exit or restart to come')
+        assert.equal(exits, 4)
+        assert.equal(pool.stats().crashed, 2)
+        // a new task starts workers again (the pool does not give up for good) and fails at the first death
+        await rejectsWith(pool.run(inc, [1]), 'ERR_WORKER_CRASHED', /no worker could start: 5 in a row/)
+        await exitsReach(6)
+        assert.equal(pool.stats().workers, 0)
+        assert.equal(exits, 6)
+      },
+    )
+  },
+)
