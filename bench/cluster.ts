@@ -418,37 +418,25 @@ function report(results: ReadonlyMap<string, CaseResult>, run: RunInfo): void {
     results,
     (r) => [fixed(note(r, 'client µs'), 1), fixed(note(r, 'nodes µs'), 1), fixed(note(r, 'nats µs'), 1)],
   )
-  const durable = rate(results.get('tiny/taskos-durable'))
-  const bull = rate(results.get('tiny/bullmq'))
-  const mol = rate(results.get('tiny/moleculer'))
+  /** A throughput ratio target: ours ÷ a peer in the steady state, the fresh ratio beside it. */
+  const versus = (label: string, min: number, ours: string, peer: string): TargetCheck => {
+    const [a, b] = [rate(results.get(`tiny/${ours}`)), rate(results.get(`tiny/${peer}`))]
+    return {
+      label,
+      goal: `≥ ${min}x`,
+      value: a / b,
+      shown: ratio(a, b),
+      aside: `fresh ${ratio(fresh(`tiny/${ours}`), fresh(`tiny/${peer}`))}`,
+      met: a / b >= min,
+    }
+  }
   const p50 = note(results.get('rtt/taskos'), 'p50')
   const p99 = note(results.get('rtt/taskos'), 'p99')
   const mib = note(results.get('mib/taskos'), 'p50')
   const checks: TargetCheck[] = [
-    {
-      label: 'tiny tasks vs BullMQ',
-      goal: '≥ 5x',
-      value: fast / bull,
-      shown: ratio(fast, bull),
-      aside: `fresh ${ratio(fresh('tiny/taskos'), fresh('tiny/bullmq'))}`,
-      met: fast / bull >= 5,
-    },
-    {
-      label: 'tiny tasks vs Moleculer',
-      goal: '≥ 2x',
-      value: fast / mol,
-      shown: ratio(fast, mol),
-      aside: `fresh ${ratio(fresh('tiny/taskos'), fresh('tiny/moleculer'))}`,
-      met: fast / mol >= 2,
-    },
-    {
-      label: 'durable path vs BullMQ',
-      goal: '≥ 2x',
-      value: durable / bull,
-      shown: ratio(durable, bull),
-      aside: `fresh ${ratio(fresh('tiny/taskos-durable'), fresh('tiny/bullmq'))}`,
-      met: durable / bull >= 2,
-    },
+    versus('tiny tasks vs BullMQ', 5, 'taskos', 'bullmq'),
+    versus('tiny tasks vs Moleculer', 2, 'taskos', 'moleculer'),
+    versus('durable path vs BullMQ', 2, 'taskos-durable', 'bullmq'),
     {
       label: 'round trip p50',
       goal: '≤ 0.7 ms',
