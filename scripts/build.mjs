@@ -1,23 +1,32 @@
 // The package build (`npm run build`, run by `prepare`): the JavaScript by esbuild, the declarations
 // by tsc.
 //
-// - JavaScript: one esbuild run over every entry point, ESM for node, code splitting (the code two
-//   entry points share lives once, in dist/chunks/, so a Kernel from `taskos/kernel` and a Pool from
-//   `taskos/pool` are made by the same classes), third-party packages left as imports, linked source
-//   maps into src/. A worker thread then loads a few files instead of one per source module: that is
-//   most of a new pool's start-up (docs/benchmarks.md, pool section).
+// - JavaScript, ESM for node, third-party packages left as imports, linked source maps into src/:
+//   - dist/core.js: the kernel and the pool (the worker's runtime included) bundled into one file.
+//     A worker thread starts by compiling it, and a task module's `import … from 'taskos/pool'`
+//     (or 'taskos') then finds it loaded: one file instead of a dozen chunks, each of which cost a
+//     new worker ~0.5 ms in Node's ES module loader (docs/benchmarks.md, pool start-up).
+//   - Everything else in one esbuild run with code splitting (code that two entry points share
+//     lives once, in dist/chunks/), every import of a kernel or pool module pointing at
+//     dist/core.js. So the entry points of the kernel and the pool (dist/kernel/index.js,
+//     dist/pool/index.js, dist/pool/worker.js) are a few lines re-exporting from the core, and a
+//     Kernel from `taskos/kernel`, a Pool from `taskos/pool` and a Boss from `taskos/batch` are made
+//     by the same classes.
 // - Entry points: every target of package.json's `exports` and `bin`, the pool's worker, and every
 //   module that defines task functions with `defineTask(import.meta.url, …)` (a worker imports that
 //   module by its URL and finds the functions among its exports, so it must stay a module of its
-//   own; bundled into another entry, its URL would name that entry).
+//   own; bundled into another entry, its URL would name that entry). No such module may be in the
+//   kernel or the pool (the core has one URL).
+// - Checks: every name an entry point or chunk imports from the core is exported by it (two core
+//   modules exporting one name would make `export *` drop it).
 // - Declarations: `tsc -p tsconfig.build.json` (emitDeclarationOnly), beside the JavaScript, so the
 //   `types` of the exports map stay valid.
 //
 //   node scripts/build.mjs            clean dist/, then both
 //   node scripts/build.mjs --js-only  only the JavaScript (no type check)
 import { execFileSync } from 'node:child_process'
-import { readFileSync, readdirSync, rmSync } from 'node:fs'
-import { join, relative, resolve } from 'node:path'
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { dirname, join, relative, resolve, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url))
@@ -56,19 +65,20 @@ export function entryPoints(src, parts = undefined) {
   return [...entries].filter(inParts).sort()
 }
 
-/**
- * Bundles `src` into `outdir` with code splitting (see the header). Gives esbuild's metafile.
- * @param {{ src?: string, outdir?: string, parts?: readonly string[] }} [options]
- */
-export async function buildJs({ src = join(ROOT, 'src'), outdir = join(ROOT, 'dist'), parts } = {}) {
-  const { build } = await import('esbuild')
-  const result = await build({
-    entryPoints: entryPoints(src, parts),
-    outbase: src,
-    outdir,
+/** The layers of src/ bundled together into dist/core.js. */
+const CORE_LAYERS = ['kernel', 'pool']
+/** How the second esbuild run names the core in its output, replaced by the core's relative path. */
+const CORE_IMPORT = 'taskos:core'
+
+/** Whether `file` (absolute) is a module of the core layers. */
+function inCore(src, file) {
+  return CORE_LAYERS.some((layer) => file.startsWith(join(src, layer) + sep))
+}
+
+/** The options both esbuild runs share. */
+function common() {
+  return {
     bundle: true,
-    splitting: true,
-    chunkNames: 'chunks/[name]-[hash]',
     format: 'esm',
     platform: 'node',
     target: 'node20',
@@ -80,9 +90,104 @@ export async function buildJs({ src = join(ROOT, 'src'), outdir = join(ROOT, 'di
     sourcesContent: false, // the package ships src/
     tsconfig: join(ROOT, 'tsconfig.json'),
     metafile: true,
+    write: false,
     logLevel: 'warning',
+  }
+}
+
+/** Every import of a kernel or pool module (but the entry point being built) is the core's. */
+function coreExternal(src) {
+  return {
+    name: 'taskos-core',
+    setup(build) {
+      build.onResolve({ filter: /^\./ }, (args) => {
+        if (args.kind === 'entry-point' || !inCore(src, resolve(args.resolveDir, args.path))) return undefined
+        return { path: CORE_IMPORT, external: true }
+      })
+    },
+  }
+}
+
+/** The names `text` (esbuild's output) imports or re-exports from `from`. */
+function namesFrom(text, from) {
+  const names = []
+  const statement = new RegExp(`(?:import|export)\\s*\\{([^}]*)\\}\\s*from\\s*"${from}"`, 'g')
+  for (const [, list] of text.matchAll(statement)) {
+    for (const item of list.split(',')) {
+      const name = item.trim().split(/\s+as\s+/)[0]
+      if (name) names.push(name)
+    }
+  }
+  return names
+}
+
+/**
+ * Bundles `src` into `outdir`: the core, then the rest (see the header). Gives the outputs' paths
+ * (relative to the working directory, as esbuild's metafile names them).
+ * @param {{ src?: string, outdir?: string, parts?: readonly string[] }} [options] `parts` keeps only
+ *   the entry points of those folders of src/ (the benchmarks build kernel + pool alone)
+ */
+export async function buildJs({ src = join(ROOT, 'src'), outdir = join(ROOT, 'dist'), parts } = {}) {
+  const { build } = await import('esbuild')
+  const entries = entryPoints(src, parts)
+  const misplaced = entries.filter((f) => inCore(src, f) && TASK_MODULE.test(readFileSync(f, 'utf8')))
+  if (misplaced.length > 0) throw new Error(`task modules cannot be in ${CORE_LAYERS.join(' or ')}: ${misplaced.join(', ')}`)
+
+  // the core: every module of its layers but their entry points, re-exported by one stdin module
+  const modules = CORE_LAYERS.flatMap((layer) => sourceFiles(join(src, layer))).filter((f) => !entries.includes(f))
+  const core = await build({
+    ...common(),
+    stdin: {
+      contents: modules.map((f) => `export * from './${relative(src, f).split(sep).join('/').replace(/\.ts$/, '.js')}'`).join('\n'),
+      resolveDir: src,
+      sourcefile: 'core.ts',
+      loader: 'ts',
+    },
+    outfile: join(outdir, 'core.js'),
   })
-  return result.metafile
+  const coreJs = Object.entries(core.metafile.outputs).find(([f]) => f.endsWith('core.js'))
+  const exported = new Set(coreJs[1].exports)
+
+  // the entry points of the kernel and the pool re-export from the core: built on their own, they
+  // import no chunk (a shared chunk of runtime helpers would be one more file for a worker to load)
+  const facades = await build({
+    ...common(),
+    entryPoints: entries.filter((f) => inCore(src, f)),
+    outbase: src,
+    outdir,
+    plugins: [coreExternal(src)],
+  })
+  const others = entries.filter((f) => !inCore(src, f))
+  const rest =
+    others.length === 0
+      ? { outputFiles: [], metafile: { outputs: {} } }
+      : await build({
+          ...common(),
+          entryPoints: others,
+          outbase: src,
+          outdir,
+          splitting: true,
+          chunkNames: 'chunks/[name]-[hash]',
+          plugins: [coreExternal(src)],
+        })
+
+  const missing = []
+  for (const file of [core, facades, rest].flatMap((r) => r.outputFiles)) {
+    let text = file.text
+    if (file.path.endsWith('.js')) {
+      for (const name of namesFrom(text, CORE_IMPORT)) {
+        if (!exported.has(name)) missing.push(`${relative(outdir, file.path)} imports ${name}`)
+      }
+      const path = relative(dirname(file.path), join(outdir, 'core.js')).split(sep).join('/')
+      text = text.replaceAll(`"${CORE_IMPORT}"`, JSON.stringify(path.startsWith('.') ? path : `./${path}`))
+    }
+    mkdirSync(dirname(file.path), { recursive: true })
+    writeFileSync(file.path, text)
+  }
+  if (missing.length > 0) {
+    throw new Error(`names not exported by dist/core.js (is a name exported by two core modules?): ${missing.join('; ')}`)
+  }
+  return [core, facades, rest].flatMap((r) => Object.keys(r.metafile.outputs))
 }
 
 /** Declarations by tsc (emitDeclarationOnly): also the full type check of src/. */
@@ -98,11 +203,10 @@ if (resolve(process.argv[1] ?? '') === fileURLToPath(import.meta.url)) {
   const jsOnly = process.argv.includes('--js-only')
   const t0 = performance.now()
   rmSync(join(ROOT, 'dist'), { recursive: true, force: true })
-  const meta = await buildJs()
-  const files = Object.keys(meta.outputs).filter((f) => f.endsWith('.js'))
+  const files = (await buildJs()).filter((f) => f.endsWith('.js'))
   const chunks = files.filter((f) => f.includes('/chunks/'))
   console.log(
-    `build: ${files.length - chunks.length} entry points + ${chunks.length} shared chunks in dist/ (${Math.round(performance.now() - t0)} ms)`,
+    `build: dist/core.js, ${files.length - chunks.length - 1} entry points + ${chunks.length} shared chunks (${Math.round(performance.now() - t0)} ms)`,
   )
   if (!jsOnly) buildTypes()
 }

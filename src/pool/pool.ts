@@ -142,7 +142,7 @@ let entry: URL | undefined
 
 /**
  * The worker's entry module. From the sources it sits beside this module. In the built package this
- * code sits in a shared chunk of dist/ (scripts/build.mjs), so the entry is found from the package's
+ * code sits in dist/core.js (scripts/build.mjs), so the entry is found from the package's
  * root, which Node resolves by the package's reference to itself (`taskos/package.json`, which the
  * exports map exposes): no arithmetic on where the bundler put this chunk. Found when the first
  * worker starts, not on import: a copy of this code bundled into something else (a cluster task
@@ -191,7 +191,7 @@ class WorkerSlot {
   stopReason: string | undefined = undefined
   readonly thread: Worker | undefined
   readonly child: ChildProcess | undefined
-  /** Thread workers: bumped after every message posted, for a worker that spins between tasks (worker.ts). */
+  /** Thread workers: bumped after every message posted, for a worker that spins between tasks (worker-runtime.ts). */
   readonly doorbell: Int32Array | undefined
 
   constructor(id: number, pool: Pool, options: Required<Pick<PoolOptions, 'isolation'>> & PoolOptions) {

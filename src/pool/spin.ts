@@ -1,5 +1,5 @@
 /**
- * A thread worker's bounded spin between tasks (used by worker.ts).
+ * A thread worker's bounded spin between tasks (used by worker-runtime.ts).
  *
  * A worker asleep in its event loop needs a thread wake-up and Node's message dispatch to see its
  * next task: on a VM the wake-up alone is tens of µs, most of a sequential round trip. So a thread

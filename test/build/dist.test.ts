@@ -1,5 +1,6 @@
 // The built package, as an application that installed it uses it: the JavaScript is built by the
-// package's build (scripts/build.mjs, esbuild with shared chunks) into a temporary package folder
+// package's build (scripts/build.mjs: the kernel and the pool in dist/core.js, the rest esbuild with
+// shared chunks) into a temporary package folder
 // (package.json + dist/, its dependencies linked from this checkout), which a temporary application
 // has as node_modules/taskos. Everything runs in child `node` processes without tsx.
 import assert from 'node:assert/strict'
@@ -26,7 +27,7 @@ const BUILD = pathToFileURL(join(ROOT, 'scripts', 'build.mjs')).href
 const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }
 
 interface Build {
-  buildJs: (options: { outdir: string }) => Promise<{ outputs: Record<string, unknown> }>
+  buildJs: (options: { outdir: string }) => Promise<string[]>
   entryPoints: (src: string) => string[]
 }
 
@@ -49,8 +50,7 @@ before(async () => {
   cpSync(join(ROOT, 'package.json'), join(pkg, 'package.json'))
   symlinkSync(join(ROOT, 'node_modules'), join(pkg, 'node_modules'), 'dir')
   const { buildJs } = (await import(BUILD)) as Build
-  const meta = await buildJs({ outdir: join(pkg, 'dist') })
-  outputs = Object.keys(meta.outputs)
+  outputs = await buildJs({ outdir: join(pkg, 'dist') })
   mkdirSync(join(app, 'node_modules'), { recursive: true })
   symlinkSync(pkg, join(app, 'node_modules', 'taskos'), 'dir')
   writeFileSync(join(app, 'package.json'), '{ "type": "module" }\n')
@@ -68,13 +68,25 @@ export const whereAmI = defineTask(import.meta.url, function whereAmI() { return
 after(() => rmSync(dir, { recursive: true, force: true }))
 
 describe('build', () => {
-  test('build: dist holds one file per entry point plus shared chunks in dist/chunks', () => {
+  test('build: the kernel and the pool are one file, dist/core.js, that their entry points re-export; the rest is one file per entry point plus shared chunks', () => {
     const js = outputs.filter((f) => f.endsWith('.js')).map((f) => f.slice(f.indexOf('/dist/') + 6))
-    for (const entry of ['index.js', 'kernel/index.js', 'pool/index.js', 'pool/worker.js', 'cli/main.js']) {
+    for (const entry of ['index.js', 'core.js', 'kernel/index.js', 'pool/index.js', 'pool/worker.js', 'cli/main.js']) {
       assert.ok(js.includes(entry), `dist/${entry} is built`)
     }
-    const loose = js.filter((f) => !f.startsWith('chunks/') && !f.includes('/') && f !== 'index.js')
+    const loose = js.filter((f) => !f.startsWith('chunks/') && !f.includes('/') && f !== 'index.js' && f !== 'core.js')
     assert.deepEqual(loose, [], 'no other file at the top of dist/')
+    // what a worker thread loads: its entry and the core, nothing else
+    for (const entry of ['kernel/index.js', 'pool/index.js', 'pool/worker.js']) {
+      const text = readFileSync(join(pkg, 'dist', entry), 'utf8')
+      const from = new Set([...text.matchAll(/^(?:import|export)\b[^;]*?from\s*"([^"]+)"|^import\s*"([^"]+)"/gm)].map((m) => m[1] ?? m[2]))
+      assert.deepEqual([...from], ['../core.js'], `dist/${entry} imports the core alone`)
+    }
+    const core = readFileSync(join(pkg, 'dist', 'core.js'), 'utf8')
+    assert.deepEqual(
+      [...core.matchAll(/^import\b[^;]*?from\s*"([^"]+)"/gm)].map((m) => m[1]).filter((f) => !f!.startsWith('node:')),
+      [],
+      'the core imports node builtins only',
+    )
     assert.ok(
       js.some((f) => f.startsWith('chunks/')),
       'shared code is in dist/chunks/',
