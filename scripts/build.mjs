@@ -131,14 +131,19 @@ export async function buildJs({ src = join(ROOT, 'src'), outdir = join(ROOT, 'di
   const { build } = await import('esbuild')
   const entries = entryPoints(src, parts)
   const misplaced = entries.filter((f) => inCore(src, f) && TASK_MODULE.test(readFileSync(f, 'utf8')))
-  if (misplaced.length > 0) throw new Error(`task modules cannot be in ${CORE_LAYERS.join(' or ')}: ${misplaced.join(', ')}`)
+  if (misplaced.length > 0)
+    throw new Error(`task modules cannot be in ${CORE_LAYERS.join(' or ')}: ${misplaced.join(', ')}`)
 
   // the core: every module of its layers but their entry points, re-exported by one stdin module
-  const modules = CORE_LAYERS.flatMap((layer) => sourceFiles(join(src, layer))).filter((f) => !entries.includes(f))
+  const modules = CORE_LAYERS.flatMap((layer) => sourceFiles(join(src, layer))).filter(
+    (f) => !entries.includes(f),
+  )
   const core = await build({
     ...common(),
     stdin: {
-      contents: modules.map((f) => `export * from './${relative(src, f).split(sep).join('/').replace(/\.ts$/, '.js')}'`).join('\n'),
+      contents: modules
+        .map((f) => `export * from './${relative(src, f).split(sep).join('/').replace(/\.ts$/, '.js')}'`)
+        .join('\n'),
       resolveDir: src,
       sourcefile: 'core.ts',
       loader: 'ts',
@@ -185,7 +190,9 @@ export async function buildJs({ src = join(ROOT, 'src'), outdir = join(ROOT, 'di
     writeFileSync(file.path, text)
   }
   if (missing.length > 0) {
-    throw new Error(`names not exported by dist/core.js (is a name exported by two core modules?): ${missing.join('; ')}`)
+    throw new Error(
+      `names not exported by dist/core.js (is a name exported by two core modules?): ${missing.join('; ')}`,
+    )
   }
   return [core, facades, rest].flatMap((r) => Object.keys(r.metafile.outputs))
 }

@@ -406,10 +406,12 @@ export function startWorker(): void {
   kernel.on('progress', onProgress)
   kernel._syncHook = syncOf
   spinner =
-    parentPort !== null && (workerData as { doorbell?: unknown } | null)?.doorbell instanceof SharedArrayBuffer
+    parentPort !== null &&
+    (workerData as { doorbell?: unknown } | null)?.doorbell instanceof SharedArrayBuffer
       ? new Spinner(new Int32Array((workerData as { doorbell: SharedArrayBuffer }).doorbell), () => {
           let entry: { message: unknown } | undefined
-          while ((entry = receiveMessageOnPort(parentPort!)) !== undefined) onMessage(entry.message as ToWorker)
+          while ((entry = receiveMessageOnPort(parentPort!)) !== undefined)
+            onMessage(entry.message as ToWorker)
         })
       : undefined
   if (parentPort !== null) {

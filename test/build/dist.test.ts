@@ -70,20 +70,35 @@ after(() => rmSync(dir, { recursive: true, force: true }))
 describe('build', () => {
   test('build: the kernel and the pool are one file, dist/core.js, that their entry points re-export; the rest is one file per entry point plus shared chunks', () => {
     const js = outputs.filter((f) => f.endsWith('.js')).map((f) => f.slice(f.indexOf('/dist/') + 6))
-    for (const entry of ['index.js', 'core.js', 'kernel/index.js', 'pool/index.js', 'pool/worker.js', 'cli/main.js']) {
+    for (const entry of [
+      'index.js',
+      'core.js',
+      'kernel/index.js',
+      'pool/index.js',
+      'pool/worker.js',
+      'cli/main.js',
+    ]) {
       assert.ok(js.includes(entry), `dist/${entry} is built`)
     }
-    const loose = js.filter((f) => !f.startsWith('chunks/') && !f.includes('/') && f !== 'index.js' && f !== 'core.js')
+    const loose = js.filter(
+      (f) => !f.startsWith('chunks/') && !f.includes('/') && f !== 'index.js' && f !== 'core.js',
+    )
     assert.deepEqual(loose, [], 'no other file at the top of dist/')
     // what a worker thread loads: its entry and the core, nothing else
     for (const entry of ['kernel/index.js', 'pool/index.js', 'pool/worker.js']) {
       const text = readFileSync(join(pkg, 'dist', entry), 'utf8')
-      const from = new Set([...text.matchAll(/^(?:import|export)\b[^;]*?from\s*"([^"]+)"|^import\s*"([^"]+)"/gm)].map((m) => m[1] ?? m[2]))
+      const from = new Set(
+        [...text.matchAll(/^(?:import|export)\b[^;]*?from\s*"([^"]+)"|^import\s*"([^"]+)"/gm)].map(
+          (m) => m[1] ?? m[2],
+        ),
+      )
       assert.deepEqual([...from], ['../core.js'], `dist/${entry} imports the core alone`)
     }
     const core = readFileSync(join(pkg, 'dist', 'core.js'), 'utf8')
     assert.deepEqual(
-      [...core.matchAll(/^import\b[^;]*?from\s*"([^"]+)"/gm)].map((m) => m[1]).filter((f) => !f!.startsWith('node:')),
+      [...core.matchAll(/^import\b[^;]*?from\s*"([^"]+)"/gm)]
+        .map((m) => m[1])
+        .filter((f) => !f!.startsWith('node:')),
       [],
       'the core imports node builtins only',
     )
