@@ -9,9 +9,9 @@
  * line (a crash in mid-write) is ignored.
  * @module
  */
-import { createHash } from 'node:crypto'
 import { closeSync, fdatasyncSync, openSync, readFileSync, writeSync } from 'node:fs'
 import { TaskosError } from '../kernel/index.js'
+import { nodeCrypto } from '../pool/builtins.js'
 import type { Instructions } from './instructions.js'
 
 /** One journal line. */
@@ -34,14 +34,14 @@ export interface JournalEntry {
 
 /** A stable hash of a job's instructions (key order does not matter). */
 export function instructionsKey(ins: Instructions): string {
-  return createHash('sha1').update(stableJson(ins)).digest('base64url')
+  return nodeCrypto().createHash('sha1').update(stableJson(ins)).digest('base64url')
 }
 
 function stableJson(v: unknown): string {
   if (ArrayBuffer.isView(v)) {
     // large shared arrays are hashed by content, not rendered
     const bytes = new Uint8Array(v.buffer, v.byteOffset, v.byteLength)
-    return `<${v.constructor.name} ${createHash('sha1').update(bytes).digest('base64url')}>`
+    return `<${v.constructor.name} ${nodeCrypto().createHash('sha1').update(bytes).digest('base64url')}>`
   }
   if (typeof v === 'bigint') return `${v}n`
   if (Array.isArray(v)) return `[${v.map(stableJson).join(',')}]`

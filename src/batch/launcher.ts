@@ -30,13 +30,13 @@
  * A child that cannot exec writes `taskos: cannot run …` to its stderr file and exits 255.
  * @module
  */
-import { spawn } from 'node:child_process'
 import type { ChildProcessByStdio } from 'node:child_process'
 import type { Readable, Writable } from 'node:stream'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { availableParallelism, constants, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { CancelledError, TaskosError, WorkerCrashedError } from '../kernel/index.js'
+import { childProcess } from '../pool/builtins.js'
 import type { CommandTemplate } from './command.js'
 import { expandCommand } from './command.js'
 import type { JobSpec } from './instructions.js'
@@ -209,7 +209,7 @@ class Helper {
   /** The running process, started when there is none. */
   process(): HelperProcess {
     if (this.child !== undefined) return this.child
-    const child = spawn(this.#perl, ['-e', SCRIPT, String(this.#tailBytes)], {
+    const child = childProcess().spawn(this.#perl, ['-e', SCRIPT, String(this.#tailBytes)], {
       stdio: ['pipe', 'pipe', 'inherit'],
     })
     child.stdout.setEncoding('utf8')

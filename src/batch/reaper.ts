@@ -8,8 +8,8 @@
  * Wire format, one line each: `+ <pgid>` registered, `- <pgid>` ended, `q` quit without killing.
  * @module
  */
-import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
+import { childProcess } from '../pool/builtins.js'
 
 const SCRIPT = `trap '' INT TERM HUP
 set -f
@@ -30,7 +30,7 @@ export class Reaper {
 
   #ensure(): ChildProcess | undefined {
     if (this.#child === undefined) {
-      const child = spawn('/bin/sh', ['-c', SCRIPT], { stdio: ['pipe', 'ignore', 'ignore'] })
+      const child = childProcess().spawn('/bin/sh', ['-c', SCRIPT], { stdio: ['pipe', 'ignore', 'ignore'] })
       child.on('error', () => undefined)
       child.stdin.on('error', () => undefined)
       child.unref()

@@ -5,7 +5,7 @@
  * @module
  */
 import { readFileSync, writeFileSync } from 'node:fs'
-import { execFileSync } from 'node:child_process'
+import { childProcess } from '../pool/builtins.js'
 
 /** Peak resident set size of `pid` in bytes (VmHWM), or undefined when it cannot be read. */
 export function peakRss(pid: number): number | undefined {
@@ -33,7 +33,10 @@ export function resetPeakRss(pid: number): boolean {
  */
 export function pinToCpu(pid: number, cpu: number): boolean {
   try {
-    execFileSync('taskset', ['-p', '-c', String(cpu), String(pid)], { stdio: 'ignore', timeout: 5000 })
+    childProcess().execFileSync('taskset', ['-p', '-c', String(cpu), String(pid)], {
+      stdio: 'ignore',
+      timeout: 5000,
+    })
     return true
   } catch {
     return false

@@ -4,9 +4,9 @@
  * more jobs at a time; or a command as a child process in its own process group.
  * @module
  */
-import { spawn } from 'node:child_process'
 import { CancelledError, TaskosError, WorkerCrashedError } from '../kernel/index.js'
 import { Pool } from '../pool/index.js'
+import { childProcess } from '../pool/builtins.js'
 import type { PoolTask, TaskFunction } from '../pool/index.js'
 import type { CommandTemplate } from './command.js'
 import { expandCommand } from './command.js'
@@ -216,7 +216,7 @@ export class CommandRunner implements Runner {
     }
     const out = new Tail(this.#tailBytes)
     const err = new Tail(this.#tailBytes)
-    const child = spawn(file, args, {
+    const child = childProcess().spawn(file, args, {
       cwd: line.cwd,
       env: line.env === undefined ? process.env : { ...process.env, ...line.env },
       stdio: ['ignore', 'pipe', 'pipe'],

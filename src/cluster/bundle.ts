@@ -5,9 +5,9 @@
  * named by the SHA-256 of its bytes and stored once in the Object Store.
  * @module
  */
-import { createHash } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import { TaskosError } from '../kernel/index.js'
+import { nodeCrypto } from '../pool/builtins.js'
 
 export interface Bundle {
   readonly hash: string
@@ -45,9 +45,13 @@ async function build(url: string): Promise<Bundle> {
       banner: { js: `// taskos bundle of ${url}` },
     })
     const code = result.outputFiles[0]!.contents
-    const hash = createHash('sha256').update(code).digest('hex').slice(0, 32)
+    const hash = nodeCrypto().createHash('sha256').update(code).digest('hex').slice(0, 32)
     return { hash, code }
   } catch (error) {
-    throw new TaskosError('ERR_INVALID_ARGUMENT', `cannot bundle task module ${url} for the cluster: ${(error as Error).message}`, { cause: error })
+    throw new TaskosError(
+      'ERR_INVALID_ARGUMENT',
+      `cannot bundle task module ${url} for the cluster: ${(error as Error).message}`,
+      { cause: error },
+    )
   }
 }

@@ -6,12 +6,12 @@
  * is synchronous for code that runs only after a connection exists.
  * @module
  */
-import { randomBytes } from 'node:crypto'
 import type * as Core from '@nats-io/transport-node'
 import type * as JetStream from '@nats-io/jetstream'
 import type * as Kv from '@nats-io/kv'
 import type * as Obj from '@nats-io/obj'
 import { TaskosError } from '../kernel/index.js'
+import { nodeCrypto } from '../pool/builtins.js'
 
 let coreModule: typeof Core | undefined
 let corePromise: Promise<typeof Core> | undefined
@@ -27,7 +27,8 @@ export function loadCore(): Promise<typeof Core> {
 
 /** The transport module once {@link loadCore} has resolved (every connection went through it). */
 export function core(): typeof Core {
-  if (coreModule === undefined) throw new TaskosError('ERR_INVALID_STATE', 'the NATS client is used before it was loaded (connect first)')
+  if (coreModule === undefined)
+    throw new TaskosError('ERR_INVALID_STATE', 'the NATS client is used before it was loaded (connect first)')
   return coreModule
 }
 
@@ -60,7 +61,7 @@ let sequence = 0
 let increment = 0
 
 function randomDigits(n: number): string {
-  const bytes = randomBytes(n)
+  const bytes = nodeCrypto().randomBytes(n)
   let out = ''
   for (const b of bytes) out += DIGITS[b % 62]
   return out
@@ -68,7 +69,7 @@ function randomDigits(n: number): string {
 
 function reset(): void {
   prefix = randomDigits(PREFIX_LENGTH)
-  const r = randomBytes(8)
+  const r = nodeCrypto().randomBytes(8)
   sequence = r.readUIntBE(0, 6) % (SEQUENCE_MAX / 2) // a random start in the lower half
   increment = 33 + (r.readUInt16BE(6) % 300)
 }

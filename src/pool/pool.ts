@@ -16,10 +16,8 @@ import { availableParallelism } from 'node:os'
 import { Worker } from 'node:worker_threads'
 import type { ResourceLimits, TransferListItem } from 'node:worker_threads'
 import type { ChildProcess, StdioOptions } from 'node:child_process'
-import { createRequire } from 'node:module'
+import { childProcess } from './builtins.js'
 import { fileURLToPath } from 'node:url'
-// specific kernel modules, not its index: a worker (and a task module importing taskos/pool) then
-// loads only the kernel's core, not its channels and synchronization primitives
 import { realClock } from '../kernel/clock.js'
 import { Emitter } from '../kernel/emitter.js'
 import { CancelledError, TaskosError, TimeoutError, WorkerCrashedError, describe } from '../kernel/errors.js'
@@ -1091,15 +1089,6 @@ function cloneable(value: unknown, transfer: readonly TransferListItem[] | undef
   } catch {
     return false
   }
-}
-
-/**
- * `node:child_process`, loaded on first use: it brings `net`, `dgram` and their bindings, which a
- * worker thread (whose task module imports `taskos/pool`) would otherwise compile for nothing,
- * about 2 ms of every thread's start.
- */
-function childProcess(): typeof import('node:child_process') {
-  return createRequire(import.meta.url)('node:child_process') as typeof import('node:child_process')
 }
 
 /**

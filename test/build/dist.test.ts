@@ -237,7 +237,7 @@ console.log(JSON.stringify(found))
     for (const [name, there] of found) assert.ok(there, `${name} is exported by its taskModule`)
   })
 
-  test('build: the CLI-only packages stay out of the import graph of taskos, taskos/pool and taskos/batch (and mostly of the CLI)', () => {
+  test('build: the CLI-only packages and the heavy builtins stay out of the import graph of taskos, taskos/pool and taskos/batch (and mostly of the CLI)', () => {
     /** The packages the static imports of a built file and of the files it imports name. */
     const packagesOf = (entry: string): Set<string> => {
       const seen = new Set<string>()
@@ -264,9 +264,13 @@ console.log(JSON.stringify(found))
       ['commander'],
       'the CLI loads yaml, cli-progress and NATS only for the commands that use them',
     )
+    // builtins a new worker thread would compile for nothing (~2 ms each): loaded on first use
+    const heavyBuiltins = ['node:child_process', 'node:crypto', 'node:net', 'node:http']
     for (const entry of ['index.js', 'pool/index.js', 'batch/index.js', 'pool/worker.js']) {
       const packages = packagesOf(entry)
-      for (const name of cliOnly) assert.ok(!packages.has(name), `dist/${entry} does not import ${name}`)
+      for (const name of [...cliOnly, ...heavyBuiltins]) {
+        assert.ok(!packages.has(name), `dist/${entry} does not import ${name}`)
+      }
     }
   })
 })
