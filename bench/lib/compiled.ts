@@ -2,7 +2,7 @@
  * taskos as plain JavaScript for the benchmarks (bench/pool.ts start-up, bench/batch.ts): started
  * from the TypeScript sources, every worker runs through tsx (the pool registers it in each worker),
  * which is not what users of the published package run. The chosen folders of `src/` are built
- * as the package is (scripts/build.mjs: esbuild bundles with shared chunks, no type checking) into
+ * as the package is (scripts/build.mjs: esbuild, kernel and pool in one core file, no type check) into
  * a directory under the OS temp dir named by a hash of the sources, of the build script and of any
  * extra files (so it is built once per change of any).
  * @module
