@@ -257,39 +257,92 @@ const PROBE = fileURLToPath(new URL('./fixtures/pool-startup.mjs', import.meta.u
 const SOURCE_POOL = new URL('../src/pool/index.ts', import.meta.url).href
 
 /** Who starts in the start-up probe, and how. */
-type Starter = 'taskos-js' | 'taskos-tsx' | 'piscina' | 'tinypool' | 'workerpool' | 'raw'
+const STARTERS = ['taskos-js', 'taskos-tsx', 'piscina', 'tinypool', 'workerpool', 'raw'] as const
+type Starter = (typeof STARTERS)[number]
+
+/** Rounds of the interleaved start-up case (1 with --quick). */
+const STARTUP_ROUNDS = 5
+
+/** What one probe process measured: its cold start, then one figure per new pool. */
+interface ProbeRun {
+  cold: number
+  ms: number[]
+  cpuMs: number[]
+}
 
 /**
- * Starts the probe (`bench/fixtures/pool-startup.mjs`) in a fresh node process: one cold start,
- * then n starts of a new pool until its first result. Plain `node` for every subject but taskos
- * from its sources, which needs `--import tsx`. Notes the medians of the n (ms, CPU ms) and the
- * cold start.
+ * Runs the probe (`bench/fixtures/pool-startup.mjs`) once in a fresh node process: one cold start,
+ * then `pools` new pools one after the other, each until its first result. Plain `node` for every
+ * subject but taskos from its sources, which needs `--import tsx`. Undefined, said aloud, when the
+ * probe died twice.
  */
-async function startup(who: Starter, n: number, p: Probe): Promise<void> {
+async function probeOnce(who: Starter, pools: number): Promise<ProbeRun | undefined> {
   const poolUrl = who === 'taskos-js' ? await compiledPool() : SOURCE_POOL
   const subject = who.startsWith('taskos') ? 'taskos' : who
   const execArgv = who === 'taskos-tsx' ? ['--import', 'tsx'] : []
-  const probe = () =>
-    execFileAsync(process.execPath, [...execArgv, PROBE, subject, String(n)], {
-      env: { ...process.env, TASKOS_BENCH_POOL_URL: poolUrl },
-    })
+  // Node 20.19+ sometimes aborts (`CreateRequiredModuleFacade` or `IsGraphAsync` assertions) when
+  // piscina's worker require()s an ES module task file: a second try, said aloud
+  for (let attempt = 1; attempt <= 2; attempt++) {
+    try {
+      const { stdout } = await execFileAsync(process.execPath, [...execArgv, PROBE, subject, String(pools)], {
+        env: { ...process.env, TASKOS_BENCH_POOL_URL: poolUrl },
+      })
+      return JSON.parse(stdout.trim().split('\n').pop()!) as ProbeRun
+    } catch (error) {
+      const why = (error as Error).message.split('\n')[0]
+      process.stderr.write(
+        `\n  startup/${who}: the probe died (${why}); ${attempt === 1 ? 'once more' : 'this round goes without it'}\n`,
+      )
+    }
+  }
+  return undefined
+}
+
+/**
+ * Every subject's start-up, interleaved: rounds of one probe process per subject, the subjects
+ * taking turns, so that a slow stretch of this shared machine weighs on all of them alike (one
+ * case per subject ran each subject's pools a minute apart from the others'). Notes, per subject
+ * (`<who>:ms`, `<who>:cpuMs`, `<who>:cold`, `<who>:pools`), the median over every pool of every
+ * round, and over the cold starts (a subject whose probe died in every round has none: its
+ * figures read NaN).
+ */
+async function startup(pools: number, p: Probe): Promise<void> {
+  const rounds = pools === 1 ? 1 : STARTUP_ROUNDS
+  const runs = new Map<Starter, ProbeRun[]>(STARTERS.map((who) => [who, []]))
   p.start()
-  let stdout: string
-  try {
-    ;({ stdout } = await probe())
-  } catch (error) {
-    // Node 20.19+ sometimes aborts (`CreateRequiredModuleFacade` assertion) when piscina's worker
-    // require()s an ES module task file: one more try, said aloud
-    process.stderr.write(
-      `\n  startup/${who}: the probe died (${(error as Error).message.split('\n')[0]}); once more\n`,
-    )
-    ;({ stdout } = await probe())
+  for (let round = 0; round < rounds; round++) {
+    for (const who of STARTERS) {
+      const run = await probeOnce(who, pools)
+      if (run !== undefined) runs.get(who)!.push(run)
+    }
   }
   p.stop()
-  const r = JSON.parse(stdout.trim().split('\n').pop()!) as { cold: number; ms: number[]; cpuMs: number[] }
-  p.note('ms', median(r.ms))
-  p.note('cpuMs', median(r.cpuMs))
-  p.note('cold', r.cold)
+  for (const [who, list] of runs) {
+    p.note(`${who}:ms`, median(list.flatMap((r) => r.ms)))
+    p.note(`${who}:cpuMs`, median(list.flatMap((r) => r.cpuMs)))
+    p.note(`${who}:cold`, median(list.map((r) => r.cold)))
+    p.note(`${who}:pools`, list.length * pools)
+  }
+}
+
+/**
+ * The interleaved start-up case as one result per subject (`startup/<who>`, notes `ms`, `cpuMs`,
+ * `cold`; `n` the pools timed), as the report reads every other metric.
+ */
+function startupResults(results: ReadonlyMap<string, CaseResult>): Map<string, CaseResult> {
+  const all = new Map(results)
+  const r = results.get('startup/interleaved')
+  if (r === undefined) return all
+  for (const who of STARTERS) {
+    const pick = (key: string): number[] => r.notes?.[`${who}:${key}`] ?? []
+    all.set(`startup/${who}`, {
+      ...r,
+      id: `startup/${who}`,
+      n: pick('pools')[0] ?? r.n,
+      notes: { ms: pick('ms'), cpuMs: pick('cpuMs'), cold: pick('cold') },
+    })
+  }
+  return all
 }
 
 // ---- the cases ----------------------------------------------------------------------------------
@@ -348,10 +401,8 @@ const cases: BenchCase[] = [
     ),
   ),
 
-  // one probe process each, with n new pools one after the other
-  ...(['taskos-js', 'taskos-tsx', ...PEERS, 'raw'] as const).map((who) =>
-    rate(`startup/${who}`, 9, 1, (n, p) => startup(who, n, p), 1),
-  ),
+  // rounds of one probe process per subject, the subjects taking turns, n new pools in each
+  rate('startup/interleaved', 5, 1, startup, 1),
 ]
 
 // ---- the report ---------------------------------------------------------------------------------
@@ -412,7 +463,8 @@ function cpuShare(r: CaseResult | undefined): number {
   return perRep(r, (w, c) => c / (WORKERS * w))
 }
 
-function report(results: ReadonlyMap<string, CaseResult>, run: RunInfo): void {
+function report(measured: ReadonlyMap<string, CaseResult>, run: RunInfo): void {
+  const results = startupResults(measured)
   const get = (id: string): CaseResult | undefined => results.get(id)
   console.log(
     `2 worker threads per subject; medians of repetitions; "taskos ÷" columns divide taskos's figure by the row's`,
@@ -551,9 +603,9 @@ function report(results: ReadonlyMap<string, CaseResult>, run: RunInfo): void {
 
   const startTaskos = get('startup/taskos-js')
   printTable(
-    `5. New pool (${WORKERS} workers) → first result, in a fresh node process per subject`,
+    `5. New pool (${WORKERS} workers) → first result, in a fresh node process per subject; the subjects take turns`,
     ['pools', 'ms', 'CPU ms', 'cold ms', 'taskos ÷'],
-    rows('startup', ['taskos-js', 'taskos-tsx', ...PEERS, 'raw'], {
+    rows('startup', STARTERS, {
       ...LABEL,
       'taskos-js': 'taskos Pool, compiled JS',
       'taskos-tsx': 'taskos Pool, TS sources (node --import tsx)',
