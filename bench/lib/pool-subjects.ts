@@ -2,17 +2,19 @@
  * The pools bench/pool.ts compares, behind one small interface: taskos's `Pool`, piscina, tinypool,
  * workerpool, and the hand-written raw pools. Every one gets 2 workers (threads) and runs the same
  * task bodies (`bench/fixtures/pool-bodies.mjs`); each is otherwise left at its defaults, except that
- * the peers' workers get an empty `execArgv`: the benchmark runs under `--import tsx`, which worker
- * threads inherit, and loading tsx in a worker that needs none adds ~150 ms to its start. taskos's
- * workers keep it: from the sources, they need tsx to load the pool's worker and the task module.
+ * the peers' workers get an empty `execArgv` (the benchmark runs under `--import tsx`; a worker
+ * thread of Node 20 does not run `--import` modules, and taskos's compiled pool needs none).
+ *
+ * taskos is its compiled JavaScript (bench/lib/compiled.ts, built as the package is), which is what
+ * users of the package run, with plain JavaScript task functions (`pool-tasks-js.mjs`). From the
+ * TypeScript sources every worker registers tsx: the CPU-bound case took ~2% more CPU that way.
  * @module
  */
 import { Piscina } from 'piscina'
 import Tinypool from 'tinypool'
 import workerpool from 'workerpool'
 import type { TransferListItem } from 'node:worker_threads'
-import { Pool } from '../../src/pool/index.js'
-import * as tasks from '../fixtures/pool-tasks.js'
+import { compiledPool } from './compiled.js'
 import type { BodyName } from './pool-raw.js'
 import { RawPool } from './pool-raw.js'
 
@@ -47,17 +49,8 @@ const workerpoolWorker = new URL('../fixtures/pool-workerpool-worker.mjs', impor
 /** Creates a subject's pool; resolves at once (its workers may still be starting). */
 export function create(name: SubjectName): Subject | Promise<Subject> {
   switch (name) {
-    case 'taskos': {
-      const pool = new Pool({ workers: WORKERS })
-      const fns = { inc: tasks.inc, spin: tasks.spin, receivedAt: tasks.receivedAt }
-      return {
-        name,
-        run: (body, arg, transfer) =>
-          pool.run(fns[body] as typeof tasks.inc, [arg as number], transfer && { transfer }),
-        close: () => pool.close(),
-        destroy: () => pool.destroy(),
-      }
-    }
+    case 'taskos':
+      return createTaskos()
     case 'piscina':
     case 'piscina-atomics-async':
     case 'piscina-atomics-disabled': {
@@ -146,4 +139,21 @@ export async function open(name: SubjectName, rounds = 3, perRound = 200): Promi
     await Promise.all(all)
   }
   return subject
+}
+
+/** taskos's `Pool`, compiled; its task module imports the same build (`TASKOS_BENCH_POOL_URL`). */
+async function createTaskos(): Promise<Subject> {
+  const url = await compiledPool()
+  process.env.TASKOS_BENCH_POOL_URL = url
+  const { Pool } = (await import(url)) as typeof import('../../src/pool/index.js')
+  const tasks = await import('../fixtures/pool-tasks-js.mjs')
+  const pool = new Pool({ workers: WORKERS })
+  const fns = { inc: tasks.inc, spin: tasks.spin, receivedAt: tasks.receivedAt }
+  return {
+    name: 'taskos',
+    run: (body, arg, transfer) =>
+      pool.run(fns[body] as typeof tasks.inc, [arg as number], transfer && { transfer }),
+    close: () => pool.close(),
+    destroy: () => pool.destroy(),
+  }
 }
