@@ -11,11 +11,16 @@
  * - `prom-client-per-task`: what a user would otherwise write: prom-client instrumentation around
  *   each call (an in-flight gauge, a counter by outcome, a duration histogram), scraped the same way.
  *
+ * The set-ups take turns: one case, each repetition a round that runs all four (in an order that
+ * rotates from round to round), so that a slow stretch of this shared machine weighs on all of
+ * them alike; with one case per set-up, their runs lay a minute apart and the unwatched pool alone
+ * moved by a third between two runs.
+ *
  * Throughput and process CPU per task against `none`, plus the median `/metrics` scrape time.
  * Target (ours; the issue tracker has none for the monitor yet): the taskos monitor costs ≤ 5%
- * of the pool's throughput beyond what being scraped costs (`taskos-monitor` against `bare-http`;
- * on 2 saturated cores, answering a scraper every 100 ms costs ~20% by itself). Like the pool
- * benchmark, taskos runs from its sources (workers under tsx).
+ * of the pool's throughput beyond what being scraped costs (`taskos-monitor` against `bare-http`
+ * in the same round, median over rounds; on 2 saturated cores, answering a scraper every 100 ms
+ * costs ~20% by itself). taskos runs from its sources (workers under tsx), every set-up alike.
  * @module
  */
 import { spawn } from 'node:child_process'
@@ -27,7 +32,7 @@ import { Pool } from '../src/pool/index.js'
 import { Monitor } from '../src/monitor/index.js'
 import { inc } from './fixtures/pool-tasks.js'
 import type { BenchCase, Benchmark, CaseResult, Probe } from './lib/harness.js'
-import { median } from './lib/harness.js'
+import { gc, median, splitInterleaved } from './lib/harness.js'
 import { fixed, grouped, note, perRep, printTable, printTargets, ratio } from './lib/pool-report.js'
 
 const WORKERS = 2
@@ -93,7 +98,21 @@ async function serveRegistry(registry: Registry): Promise<{ url: string; server:
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`, server }
 }
 
-async function overhead(setup: Setup, n: number, p: Probe): Promise<void> {
+/** What one set-up measured: wall and process CPU time of its n tasks, and the scrapes. */
+interface SetupRun {
+  ms: number
+  cpuMs: number
+  scrapeMs: number
+  scrapes: number
+}
+
+function cpuNowMs(): number {
+  const u = process.cpuUsage()
+  return (u.user + u.system) / 1000
+}
+
+/** One set-up: its own pool (warmed), what watches it, then n tiny tasks timed. */
+async function overheadOnce(setup: Setup, n: number): Promise<SetupRun> {
   const pool = new Pool({ workers: WORKERS })
   await Promise.all(Array.from({ length: 2000 }, (_, i) => pool.run(inc, [i]))) // workers up, code warm
   let run: (i: number) => PromiseLike<number> = (i) => pool.run(inc, [i])
@@ -139,16 +158,14 @@ async function overhead(setup: Setup, n: number, p: Probe): Promise<void> {
   }
   const scraping = url === undefined ? undefined : await scraper(url)
   const all = new Array<PromiseLike<number>>(n)
-  p.start()
+  gc()
+  const c0 = cpuNowMs()
+  const t0 = performance.now()
   for (let i = 0; i < n; i++) all[i] = run(i)
   const results = await Promise.all(all)
-  p.stop()
+  const measured = { ms: performance.now() - t0, cpuMs: cpuNowMs() - c0 }
   if (results[n - 1] !== n) throw new Error(`inc(${n - 1}) gave ${results[n - 1]}`)
   const scrapes = (await scraping?.stop()) ?? []
-  if (scraping !== undefined) {
-    p.note('scrapeMs', median(scrapes))
-    p.note('scrapes', scrapes.length)
-  }
   if (monitor !== undefined) {
     const text = await monitor.metrics()
     if (!text.includes(`taskos_tasks_ended_total{source="pool",kind="pool",status="done"} ${n + 2000}`)) {
@@ -158,6 +175,7 @@ async function overhead(setup: Setup, n: number, p: Probe): Promise<void> {
   }
   await new Promise<void>((resolve) => (server === undefined ? resolve() : server.close(() => resolve())))
   await pool.close()
+  return { ...measured, scrapeMs: median(scrapes), scrapes: scrapes.length }
 }
 
 const SETUPS: readonly Setup[] = ['none', 'bare-http', 'taskos-monitor', 'prom-client-per-task']
@@ -169,22 +187,49 @@ const LABEL: Record<Setup, string> = {
   'prom-client-per-task': 'taskos Pool + prom-client per task, /metrics every 100 ms',
 }
 
-const cases: BenchCase[] = SETUPS.map((setup) => ({
-  id: `overhead/${setup}`,
-  kind: 'rate',
-  n: TINY,
-  quickN: 2000,
-  reps: 5,
-  run: (n: number, p: Probe) => overhead(setup, n, p),
-}))
+let rounds = 0
 
-function report(results: ReadonlyMap<string, CaseResult>): void {
+/** One round: every set-up once, in an order that rotates; notes `<setup>:<figure>` of each. */
+async function overhead(n: number, p: Probe): Promise<void> {
+  const first = rounds++ % SETUPS.length
+  const order = [...SETUPS.slice(first), ...SETUPS.slice(0, first)]
+  p.start({ gc: false })
+  for (const setup of order) {
+    const r = await overheadOnce(setup, n)
+    p.note(`${setup}:ms`, r.ms)
+    p.note(`${setup}:cpuMs`, r.cpuMs)
+    if (r.scrapes > 0) {
+      p.note(`${setup}:scrapeMs`, r.scrapeMs)
+      p.note(`${setup}:scrapes`, r.scrapes)
+    }
+  }
+  p.stop()
+}
+
+const cases: BenchCase[] = [
+  { id: 'overhead/interleaved', kind: 'rate', n: TINY, quickN: 2000, reps: 9, run: overhead },
+]
+
+/** Median over rounds of `1 − (throughput of a) ÷ (throughput of b)` in the same round. */
+function pairedCost(results: ReadonlyMap<string, CaseResult>, a: Setup, b: Setup): number {
+  const msA = results.get(`overhead/${a}`)?.wallMs ?? []
+  const msB = results.get(`overhead/${b}`)?.wallMs ?? []
+  return median(msA.map((ms, i) => 1 - msB[i]! / ms))
+}
+
+function report(measured: ReadonlyMap<string, CaseResult>): void {
+  // the rounds as one result per set-up (`overhead/<setup>`), rounds as repetitions
+  const results = splitInterleaved(measured, 'overhead/interleaved', SETUPS, (pick) => ({
+    wallMs: pick('ms'),
+    cpuMs: pick('cpuMs'),
+    notes: { scrapeMs: pick('scrapeMs'), scrapes: pick('scrapes') },
+  }))
   const none = results.get('overhead/none')
   const perSec = (r: CaseResult | undefined): number => perRep(r, (w) => (r!.n / w) * 1000)
   const cpuPerTask = (r: CaseResult | undefined): number => perRep(r, (_w, c) => (c * 1000) / r!.n)
   printTable(
-    `Watching a pool: ${grouped(TINY)} tiny tasks at once on ${WORKERS} workers (medians of the repetitions)`,
-    ['reps', 'tasks/s', 'CPU µs/task', 'scrape ms', 'scrapes', 'throughput ÷ not watched'],
+    `Watching a pool: ${grouped(TINY)} tiny tasks at once on ${WORKERS} workers (the set-ups take turns; medians of the rounds)`,
+    ['rounds', 'tasks/s', 'CPU µs/task', 'scrape ms', 'scrapes', 'throughput ÷ not watched'],
     SETUPS.map((s) => ({ id: `overhead/${s}`, label: LABEL[s] })),
     results,
     (r) => [
@@ -197,10 +242,9 @@ function report(results: ReadonlyMap<string, CaseResult>): void {
     ],
   )
   // the cost of watching beyond being scraped: against the bare server scraped the same way
-  const scraped = perSec(results.get('overhead/bare-http'))
-  const cost = 1 - perSec(results.get('overhead/taskos-monitor')) / scraped
-  const peerCost = 1 - perSec(results.get('overhead/prom-client-per-task')) / scraped
-  const scrapeCost = 1 - scraped / perSec(none)
+  const cost = pairedCost(results, 'taskos-monitor', 'bare-http')
+  const peerCost = pairedCost(results, 'prom-client-per-task', 'bare-http')
+  const scrapeCost = pairedCost(results, 'bare-http', 'none')
   printTargets([
     {
       label: 'taskos Monitor: throughput cost beyond being scraped every 100 ms',

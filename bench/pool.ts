@@ -17,7 +17,7 @@ import { promisify } from 'node:util'
 import { shared } from '../src/pool/index.js'
 import { monotonicMs } from './fixtures/pool-bodies.mjs'
 import type { BenchCase, Benchmark, CaseResult, Probe, RunInfo } from './lib/harness.js'
-import { gc, median } from './lib/harness.js'
+import { gc, median, splitInterleaved } from './lib/harness.js'
 import type { Row, TargetCheck } from './lib/pool-report.js'
 import {
   compact,
@@ -325,26 +325,6 @@ async function startup(pools: number, p: Probe): Promise<void> {
   }
 }
 
-/**
- * The interleaved start-up case as one result per subject (`startup/<who>`, notes `ms`, `cpuMs`,
- * `cold`; `n` the pools timed), as the report reads every other metric.
- */
-function startupResults(results: ReadonlyMap<string, CaseResult>): Map<string, CaseResult> {
-  const all = new Map(results)
-  const r = results.get('startup/interleaved')
-  if (r === undefined) return all
-  for (const who of STARTERS) {
-    const pick = (key: string): number[] => r.notes?.[`${who}:${key}`] ?? []
-    all.set(`startup/${who}`, {
-      ...r,
-      id: `startup/${who}`,
-      n: pick('pools')[0] ?? r.n,
-      notes: { ms: pick('ms'), cpuMs: pick('cpuMs'), cold: pick('cold') },
-    })
-  }
-  return all
-}
-
 // ---- the cases ----------------------------------------------------------------------------------
 
 const PEERS = ['piscina', 'tinypool', 'workerpool'] as const
@@ -464,7 +444,11 @@ function cpuShare(r: CaseResult | undefined): number {
 }
 
 function report(measured: ReadonlyMap<string, CaseResult>, run: RunInfo): void {
-  const results = startupResults(measured)
+  // the start-up case as one result per subject (`startup/<who>`; n: the pools timed)
+  const results = splitInterleaved(measured, 'startup/interleaved', STARTERS, (pick, r) => ({
+    n: pick('pools')[0] ?? r.n,
+    notes: { ms: pick('ms'), cpuMs: pick('cpuMs'), cold: pick('cold') },
+  }))
   const get = (id: string): CaseResult | undefined => results.get(id)
   console.log(
     `2 worker threads per subject; medians of repetitions; "taskos ÷" columns divide taskos's figure by the row's`,

@@ -185,6 +185,29 @@ export async function runCase(c: BenchCase, n: number, reps: number): Promise<Ca
   return result
 }
 
+/**
+ * An interleaved case (one case whose every repetition runs every subject in turn and notes
+ * `<subject>:<figure>`) as one result per subject, `<metric>/<subject>` beside it (its id is
+ * `<metric>/interleaved`), for reports that read one result per subject. `make` gives each
+ * subject's own fields from its figures (`pick(figure)`: one value per repetition that noted it).
+ */
+export function splitInterleaved(
+  results: ReadonlyMap<string, CaseResult>,
+  id: string,
+  subjects: readonly string[],
+  make: (pick: (figure: string) => number[], r: CaseResult) => Partial<CaseResult>,
+): Map<string, CaseResult> {
+  const all = new Map(results)
+  const r = results.get(id)
+  if (r === undefined) return all
+  const metric = id.slice(0, id.indexOf('/'))
+  for (const subject of subjects) {
+    const pick = (figure: string): number[] => r.notes?.[`${subject}:${figure}`] ?? []
+    all.set(`${metric}/${subject}`, { ...r, ...make(pick, r), id: `${metric}/${subject}` })
+  }
+  return all
+}
+
 /** The median (mean of the middle two for an even count); NaN for none. */
 export function median(values: readonly number[]): number {
   if (values.length === 0) return Number.NaN
