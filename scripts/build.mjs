@@ -1,24 +1,29 @@
 // The package build (`npm run build`, run by `prepare`): the JavaScript by esbuild, the declarations
 // by tsc.
 //
-// - JavaScript, ESM for node, third-party packages left as imports, linked source maps into src/:
-//   - dist/core.js: the kernel and the pool (the worker's runtime included) bundled into one file.
-//     A worker thread starts by compiling it, and a task module's `import … from 'taskos/pool'`
-//     (or 'taskos') then finds it loaded: one file instead of a dozen chunks, each of which cost a
-//     new worker ~0.5 ms in Node's ES module loader (docs/benchmarks.md, pool start-up).
+// - JavaScript for node, third-party packages left as imports, linked source maps into src/:
+//   - dist/core.cjs: the kernel and the pool (the worker's runtime included) bundled into one
+//     CommonJS file. A worker thread starts by compiling it, and a task module's
+//     `import … from 'taskos/pool'` (or 'taskos') then finds it loaded: one file instead of a dozen
+//     chunks, each of which cost a new worker ~0.5 ms in Node's ES module loader. CommonJS because
+//     a script, unlike an ES module in Node 20, can be compiled from V8's code cache: the worker's
+//     entry, dist/pool/worker.cjs (src/pool/worker-entry.ts), does so (docs/benchmarks.md, pool
+//     start-up). `import.meta.url` and `import.meta.resolve` in the core read the file's own URL.
+//   - ES modules that re-export the core: dist/core.js, and the entry points of the kernel and the
+//     pool (dist/kernel/index.js, dist/pool/index.js), a few lines each that take its exports by
+//     `createRequire` (Node's `import` of a CommonJS file would scan its 190 KB for export names).
 //   - Everything else in one esbuild run with code splitting (code that two entry points share
 //     lives once, in dist/chunks/), every import of a kernel or pool module pointing at
-//     dist/core.js. So the entry points of the kernel and the pool (dist/kernel/index.js,
-//     dist/pool/index.js, dist/pool/worker.js) are a few lines re-exporting from the core, and a
-//     Kernel from `taskos/kernel`, a Pool from `taskos/pool` and a Boss from `taskos/batch` are made
-//     by the same classes.
+//     dist/core.js. So a Kernel from `taskos/kernel`, a Pool from `taskos/pool` and a Boss from
+//     `taskos/batch` are made by the same classes.
 // - Entry points: every target of package.json's `exports` and `bin`, the pool's worker, and every
 //   module that defines task functions with `defineTask(import.meta.url, …)` (a worker imports that
 //   module by its URL and finds the functions among its exports, so it must stay a module of its
 //   own; bundled into another entry, its URL would name that entry). No such module may be in the
 //   kernel or the pool (the core has one URL).
 // - Checks: every name an entry point or chunk imports from the core is exported by it (two core
-//   modules exporting one name would make `export *` drop it).
+//   modules exporting one name would make `export *` drop it); the worker's entry bundles no module
+//   of the core.
 // - Declarations: `tsc -p tsconfig.build.json` (emitDeclarationOnly), beside the JavaScript, so the
 //   `types` of the exports map stay valid.
 //
@@ -53,9 +58,9 @@ export function entryPoints(src, parts = undefined) {
   const targets = [
     ...Object.values(pkg.exports).flatMap((e) => (typeof e === 'object' ? [e.import] : [])),
     ...Object.values(pkg.bin),
-    './dist/pool/worker.js',
   ]
   const entries = new Set(targets.map((t) => join(src, t.replace(/^\.\/dist\//, '').replace(/\.js$/, '.ts'))))
+  entries.add(join(src, WORKER_ENTRY))
   for (const file of sourceFiles(src)) if (TASK_MODULE.test(readFileSync(file, 'utf8'))) entries.add(file)
   const inParts = (file) => {
     if (parts === undefined) return true
@@ -65,8 +70,12 @@ export function entryPoints(src, parts = undefined) {
   return [...entries].filter(inParts).sort()
 }
 
-/** The layers of src/ bundled together into dist/core.js. */
+/** The layers of src/ bundled together into dist/core.cjs. */
 const CORE_LAYERS = ['kernel', 'pool']
+/** The worker's entry in the built package (dist/pool/worker.cjs), relative to src/. */
+const WORKER_ENTRY = 'pool/worker-entry.ts'
+/** The worker's entry when the TypeScript sources run: neither built nor part of the core. */
+const SOURCE_WORKER_ENTRY = 'pool/worker.ts'
 /** How the second esbuild run names the core in its output, replaced by the core's relative path. */
 const CORE_IMPORT = 'taskos:core'
 
@@ -122,6 +131,30 @@ function namesFrom(text, from) {
 }
 
 /**
+ * An ES module re-exporting `names` of the CommonJS core at `core` (a path relative to the module),
+ * taken by `createRequire`.
+ */
+function coreFacade(core, names) {
+  return `// re-exports ${core} (scripts/build.mjs)
+import { createRequire } from "node:module";
+const core = createRequire(import.meta.url)(${JSON.stringify(core)});
+export const { ${[...names].sort().join(', ')} } = core;
+`
+}
+
+/** The core's export names, from esbuild's annotation of a CommonJS output for Node. */
+function cjsExports(text) {
+  const list = /^0 && \(module\.exports = \{([^}]*)\}\);$/m.exec(text)?.[1]
+  if (list === undefined) throw new Error('dist/core.cjs: no export annotation (did esbuild change?)')
+  return new Set(
+    list
+      .split(',')
+      .map((n) => n.trim())
+      .filter((n) => n !== ''),
+  )
+}
+
+/**
  * Bundles `src` into `outdir`: the core, then the rest (see the header). Gives the outputs' paths
  * (relative to the working directory, as esbuild's metafile names them).
  * @param {{ src?: string, outdir?: string, parts?: readonly string[] }} [options] `parts` keeps only
@@ -133,13 +166,15 @@ export async function buildJs({ src = join(ROOT, 'src'), outdir = join(ROOT, 'di
   const misplaced = entries.filter((f) => inCore(src, f) && TASK_MODULE.test(readFileSync(f, 'utf8')))
   if (misplaced.length > 0)
     throw new Error(`task modules cannot be in ${CORE_LAYERS.join(' or ')}: ${misplaced.join(', ')}`)
+  const workerEntry = join(src, WORKER_ENTRY)
 
   // the core: every module of its layers but their entry points, re-exported by one stdin module
   const modules = CORE_LAYERS.flatMap((layer) => sourceFiles(join(src, layer))).filter(
-    (f) => !entries.includes(f),
+    (f) => !entries.includes(f) && f !== join(src, SOURCE_WORKER_ENTRY),
   )
   const core = await build({
     ...common(),
+    format: 'cjs',
     stdin: {
       contents: modules
         .map((f) => `export * from './${relative(src, f).split(sep).join('/').replace(/\.ts$/, '.js')}'`)
@@ -148,18 +183,38 @@ export async function buildJs({ src = join(ROOT, 'src'), outdir = join(ROOT, 'di
       sourcefile: 'core.ts',
       loader: 'ts',
     },
-    outfile: join(outdir, 'core.js'),
+    define: { 'import.meta.url': '__taskosUrl', 'import.meta.resolve': '__taskosResolve' },
+    banner: {
+      js: [
+        // before the banner's code: the core is strict code, as the ES modules it is made of
+        '"use strict";',
+        '// the kernel and the pool (scripts/build.mjs); import.meta.url and import.meta.resolve read:',
+        'const __taskosUrl = require("node:url").pathToFileURL(__filename).href;',
+        'const __taskosResolve = (specifier) => require("node:url").pathToFileURL(require.resolve(specifier)).href;',
+      ].join('\n'),
+    },
+    outfile: join(outdir, 'core.cjs'),
   })
-  const coreJs = Object.entries(core.metafile.outputs).find(([f]) => f.endsWith('core.js'))
-  const exported = new Set(coreJs[1].exports)
+  const exported = cjsExports(core.outputFiles.find((f) => f.path.endsWith('core.cjs')).text)
 
-  // the entry points of the kernel and the pool re-export from the core: built on their own, they
-  // import no chunk (a shared chunk of runtime helpers would be one more file for a worker to load)
+  // the worker's entry: CommonJS too; it loads the core by its path, and bundles none of it
+  const worker = await build({
+    ...common(),
+    format: 'cjs',
+    entryPoints: [workerEntry],
+    outfile: join(outdir, 'pool', 'worker.cjs'),
+  })
+  const bundled = Object.keys(worker.metafile.inputs).filter((f) => resolve(f) !== workerEntry)
+  if (bundled.length > 0)
+    throw new Error(`${WORKER_ENTRY} must bundle no other module: ${bundled.join(', ')}`)
+
+  // the entry points of the kernel and the pool: built only for their export names
   const facades = await build({
     ...common(),
-    entryPoints: entries.filter((f) => inCore(src, f)),
+    entryPoints: entries.filter((f) => inCore(src, f) && f !== workerEntry),
     outbase: src,
     outdir,
+    sourcemap: false,
     plugins: [coreExternal(src)],
   })
   const others = entries.filter((f) => !inCore(src, f))
@@ -177,24 +232,40 @@ export async function buildJs({ src = join(ROOT, 'src'), outdir = join(ROOT, 'di
         })
 
   const missing = []
-  for (const file of [core, facades, rest].flatMap((r) => r.outputFiles)) {
+  const written = []
+  const write = (path, text) => {
+    mkdirSync(dirname(path), { recursive: true })
+    writeFileSync(path, text)
+    written.push(relative(process.cwd(), path))
+  }
+  const relativeTo = (file, target) => {
+    const path = relative(dirname(file), join(outdir, target)).split(sep).join('/')
+    return path.startsWith('.') ? path : `./${path}`
+  }
+  for (const file of [...core.outputFiles, ...worker.outputFiles]) write(file.path, file.text)
+  write(join(outdir, 'core.js'), coreFacade('./core.cjs', exported))
+  for (const file of facades.outputFiles) {
+    const names = namesFrom(file.text, CORE_IMPORT)
+    for (const name of names)
+      if (!exported.has(name)) missing.push(`${relative(outdir, file.path)} exports ${name}`)
+    write(file.path, coreFacade(relativeTo(file.path, 'core.cjs'), names))
+  }
+  for (const file of rest.outputFiles) {
     let text = file.text
     if (file.path.endsWith('.js')) {
       for (const name of namesFrom(text, CORE_IMPORT)) {
         if (!exported.has(name)) missing.push(`${relative(outdir, file.path)} imports ${name}`)
       }
-      const path = relative(dirname(file.path), join(outdir, 'core.js')).split(sep).join('/')
-      text = text.replaceAll(`"${CORE_IMPORT}"`, JSON.stringify(path.startsWith('.') ? path : `./${path}`))
+      text = text.replaceAll(`"${CORE_IMPORT}"`, JSON.stringify(relativeTo(file.path, 'core.js')))
     }
-    mkdirSync(dirname(file.path), { recursive: true })
-    writeFileSync(file.path, text)
+    write(file.path, text)
   }
   if (missing.length > 0) {
     throw new Error(
-      `names not exported by dist/core.js (is a name exported by two core modules?): ${missing.join('; ')}`,
+      `names not exported by dist/core.cjs (is a name exported by two core modules?): ${missing.join('; ')}`,
     )
   }
-  return [core, facades, rest].flatMap((r) => Object.keys(r.metafile.outputs))
+  return written
 }
 
 /** Declarations by tsc (emitDeclarationOnly): also the full type check of src/. */
@@ -210,10 +281,10 @@ if (resolve(process.argv[1] ?? '') === fileURLToPath(import.meta.url)) {
   const jsOnly = process.argv.includes('--js-only')
   const t0 = performance.now()
   rmSync(join(ROOT, 'dist'), { recursive: true, force: true })
-  const files = (await buildJs()).filter((f) => f.endsWith('.js'))
+  const files = (await buildJs()).filter((f) => /\.c?js$/.test(f) && !f.endsWith('core.js'))
   const chunks = files.filter((f) => f.includes('/chunks/'))
   console.log(
-    `build: dist/core.js, ${files.length - chunks.length - 1} entry points + ${chunks.length} shared chunks (${Math.round(performance.now() - t0)} ms)`,
+    `build: dist/core.cjs, ${files.length - chunks.length - 1} entry points + ${chunks.length} shared chunks (${Math.round(performance.now() - t0)} ms)`,
   )
   if (!jsOnly) buildTypes()
 }

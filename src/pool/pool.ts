@@ -139,17 +139,18 @@ const fromSource = import.meta.url.endsWith('.ts')
 let entry: URL | undefined
 
 /**
- * The worker's entry module. From the sources it sits beside this module. In the built package this
- * code sits in dist/core.js (scripts/build.mjs), so the entry is found from the package's
- * root, which Node resolves by the package's reference to itself (`taskos/package.json`, which the
- * exports map exposes): no arithmetic on where the bundler put this chunk. Found when the first
- * worker starts, not on import: a copy of this code bundled into something else (a cluster task
- * bundle) can be imported where the package cannot be resolved.
+ * The worker's entry module. From the sources it sits beside this module (worker.ts). In the built
+ * package this code sits in dist/core.cjs (scripts/build.mjs) and the entry is dist/pool/worker.cjs
+ * (worker-entry.ts), found from the package's root, which Node resolves by the package's reference
+ * to itself (`taskos/package.json`, which the exports map exposes): no arithmetic on where the
+ * bundler put this code. Found when the first worker starts, not on import: a copy of this code
+ * bundled into something else (a cluster task bundle) can be imported where the package cannot be
+ * resolved.
  */
 function workerEntry(): URL {
   return (entry ??= fromSource
     ? new URL('./worker.ts', import.meta.url)
-    : new URL('dist/pool/worker.js', import.meta.resolve('taskos/package.json')))
+    : new URL('dist/pool/worker.cjs', import.meta.resolve('taskos/package.json')))
 }
 
 /**
@@ -168,6 +169,15 @@ function threadEntry(): { entry: URL | string; eval: boolean } {
   const code = `import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(workerEntry().href)}) })`
   return { entry: code, eval: true }
 }
+
+/**
+ * V8's code cache of the built runtime (dist/core.cjs): every thread worker started after it came
+ * compiles the runtime from it instead of from its source (worker-entry.ts). The first thread this
+ * process starts makes it ({@link codeCacheMaker}); a thread whose cache V8 refused makes a new one.
+ */
+let codeCache: Uint8Array | undefined
+/** The thread asked to make {@link codeCache}, until it sent it or died. */
+let codeCacheMaker: WorkerSlot | undefined
 
 /** @internal one worker thread or process and what it runs. */
 class WorkerSlot {
@@ -201,9 +211,11 @@ class WorkerSlot {
       const { entry, eval: evalEntry } = threadEntry()
       const doorbell = new SharedArrayBuffer(4)
       this.doorbell = new Int32Array(doorbell)
+      const makeCodeCache = !fromSource && codeCache === undefined && codeCacheMaker === undefined
+      if (makeCodeCache) codeCacheMaker = this
       const worker = new Worker(entry, {
         eval: evalEntry,
-        workerData: { doorbell },
+        workerData: { doorbell, codeCache, makeCodeCache },
         ...(options.resourceLimits === undefined ? {} : { resourceLimits: options.resourceLimits }),
       })
       worker.on('message', onMessage)
@@ -298,6 +310,8 @@ export class Pool implements Executor, TaskOwner {
   #parts: PoolTask<unknown>[] = []
   /** @internal partition groups by id (partition.ts). */
   readonly _groups = new Map<number, PartGroupLike>()
+  /** @internal workers whose runtime came from the code cache (see `codeCache`). */
+  _codeCacheStarts = 0
   #nextGroup = 1
   #pumpScheduled = false
   #closing: Promise<void> | undefined = undefined
@@ -702,6 +716,7 @@ export class Pool implements Executor, TaskOwner {
     switch (m.t) {
       case 'ready':
         worker.ready = true
+        if (m.cached) this._codeCacheStarts++
         this.#startFailures = 0
         worker.ref(false)
         this.#pump()
@@ -709,6 +724,10 @@ export class Pool implements Executor, TaskOwner {
         break
       case 'done':
         this.#onDone(worker, m)
+        break
+      case 'code-cache':
+        codeCache = m.data
+        if (codeCacheMaker === worker) codeCacheMaker = undefined
         break
       case 'progress': {
         const task = worker.inFlight.get(m.id)
@@ -822,6 +841,7 @@ export class Pool implements Executor, TaskOwner {
   /** @internal a worker died (or was terminated). */
   _onExit(worker: WorkerSlot, exitCode: number | undefined, signal: string | undefined): void {
     worker.alive = false
+    if (codeCacheMaker === worker) codeCacheMaker = undefined // the next thread makes it
     this.#removeWorker(worker)
     const lastError = worker.lastError
     const reason = (worker.stopReason ?? 'crashed') as WorkerExitReason

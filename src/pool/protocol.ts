@@ -24,7 +24,11 @@
  * - `release`: `group`, `error` (serialized, or undefined): a `t.sync()` barrier opens.
  *
  * Worker → pool:
- * - `ready`: the worker runs and listens.
+ * - `ready`: the worker runs and listens; `cached`: its runtime came from the code cache the pool
+ *   gave (built package, thread workers: worker-entry.ts).
+ * - `code-cache`: `data`, V8's code cache of the runtime (dist/core.cjs), made by the thread the
+ *   pool asked (`workerData.makeCodeCache`), or by one that V8 refused the cache it got; sent before
+ *   `ready`. The pool gives it to the threads it starts next.
  * - `done`: results in column form: `ids[i]` (a number: the first of consecutive ids) with
  *   `values[i]`; `errors` lists the indexes whose
  *   value is a serialized error (left out when none failed); `ms` is the run time in the worker of
@@ -81,7 +85,8 @@ export type ToWorker =
   | { readonly t: 'release'; readonly group: number; readonly error: SerializedError | undefined }
 
 export type FromWorker =
-  | { readonly t: 'ready' }
+  | { readonly t: 'ready'; readonly cached: boolean }
+  | { readonly t: 'code-cache'; readonly data: Uint8Array }
   | DoneMessage
   | DoneOne
   | { readonly t: 'progress'; readonly id: number; readonly done: number; readonly total: number | undefined }

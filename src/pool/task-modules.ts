@@ -12,9 +12,23 @@ const modules = new Map<string, Map<string, Body> | Promise<Map<string, Body>>>(
 const sources = new Map<string, Body>()
 let tsxRegistered: Promise<void> | undefined
 
+/** How a module is imported (see {@link setModuleImporter}). */
+type Importer = (specifier: string) => Promise<unknown>
+let importModule: Importer = (specifier) => import(specifier)
+
+/**
+ * @internal Imports task modules (and tsx) with `importer` instead of this module's own `import()`.
+ * The built package's worker entry compiles this code as a script, through V8's code cache
+ * (worker-entry.ts), and `import()` in such a script fails: the entry, a module Node loaded, gives
+ * its own.
+ */
+export function setModuleImporter(importer: Importer): void {
+  importModule = importer
+}
+
 async function loadModule(url: string): Promise<Map<string, Body>> {
   if (/\.(c|m)?tsx?$/.test(url) && !process.execArgv.some((a) => a.includes('tsx'))) {
-    tsxRegistered ??= import('tsx/esm/api').then(
+    tsxRegistered ??= (importModule('tsx/esm/api') as Promise<typeof import('tsx/esm/api')>).then(
       (api) => void api.register(),
       () => {
         throw new TaskosError(
@@ -25,7 +39,7 @@ async function loadModule(url: string): Promise<Map<string, Body>> {
     )
     await tsxRegistered
   }
-  const mod = (await import(url)) as Record<string, unknown>
+  const mod = (await importModule(url)) as Record<string, unknown>
   const byName = new Map<string, Body>()
   for (const value of Object.values(mod)) {
     const name = (value as { taskName?: unknown } | null)?.taskName

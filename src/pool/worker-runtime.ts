@@ -1,6 +1,7 @@
 /**
  * The pool worker's runtime, started by `startWorker()` from the entry module of every worker
- * thread and worker process (worker.ts). Each task runs as a task of the worker's own kernel, so `t`
+ * thread and worker process (worker.ts from the TypeScript sources, worker-entry.ts in the built
+ * package). Each task runs as a task of the worker's own kernel, so `t`
  * is the full task context (receive, sleep, spawn, signal) plus `progress`, `part` and `sync`.
  * Results are sent back in batches.
  *
@@ -20,7 +21,7 @@ import { DIES_WITH_PARENT } from './protocol.js'
 import type { FnDef, FromWorker, PartSpec, RunMessage, RunOne, ToWorker } from './protocol.js'
 import { deserializeError, serializeError } from './serialize-error.js'
 import { Spinner } from './spin.js'
-import { findTaskFunction } from './task-modules.js'
+import { findTaskFunction, setModuleImporter } from './task-modules.js'
 
 type Body = (t: TaskContext, ...args: unknown[]) => unknown
 
@@ -397,11 +398,25 @@ function onMessage(received: ToWorker): void {
 /** Thread workers: a bounded spin on the pool's doorbell between tasks (see spin.ts). */
 let spinner: Spinner | undefined
 
+/** How the worker's entry loaded this runtime (worker-entry.ts); nothing when it imported it. */
+export interface WorkerStart {
+  /**
+   * Imports task modules: a runtime compiled as a script through V8's code cache cannot use its own
+   * `import()`, the entry (a module Node loaded) lends its own.
+   */
+  readonly importModule?: ((specifier: string) => Promise<unknown>) | undefined
+  /** Whether the runtime came from the code cache the pool gave this thread. */
+  readonly cached?: boolean | undefined
+  /** V8's code cache of the runtime, made for the pool's next threads: sent before `ready`. */
+  readonly codeCache?: Uint8Array | undefined
+}
+
 /**
  * Starts this thread's or process's worker: its kernel, its message handler, then `ready` to the
  * pool. Called once, by the worker's entry module.
  */
-export function startWorker(): void {
+export function startWorker(start: WorkerStart = {}): void {
+  if (start.importModule !== undefined) setModuleImporter(start.importModule)
   kernel = new Kernel()
   kernel.on('progress', onProgress)
   kernel._syncHook = syncOf
@@ -431,7 +446,8 @@ export function startWorker(): void {
     process.on('disconnect', () => process.exit(0))
     if (!process.argv.includes(DIES_WITH_PARENT)) watchParent()
   }
-  post({ t: 'ready' })
+  if (start.codeCache !== undefined) post({ t: 'code-cache', data: start.codeCache })
+  post({ t: 'ready', cached: start.cached === true })
 }
 
 /**

@@ -1,5 +1,5 @@
 // The built package, as an application that installed it uses it: the JavaScript is built by the
-// package's build (scripts/build.mjs: the kernel and the pool in dist/core.js, the rest esbuild with
+// package's build (scripts/build.mjs: the kernel and the pool in dist/core.cjs, the rest esbuild with
 // shared chunks) into a temporary package folder
 // (package.json + dist/, its dependencies linked from this checkout), which a temporary application
 // has as node_modules/taskos. Everything runs in child `node` processes without tsx.
@@ -42,6 +42,20 @@ async function node(file: string, args: string[] = []): Promise<string> {
   return r.stdout
 }
 
+/**
+ * What a built file loads as it starts: its static `import`s and `export … from`s, a facade's
+ * `createRequire(import.meta.url)(…)`, and a CommonJS file's top-level `require`s (esbuild's
+ * `var x = require("…")`; a require inside a function runs on first use, not at load).
+ */
+function staticImports(text: string): string[] {
+  const patterns = [
+    /^(?:import|export)\b[^;]*?from\s*"([^"]+)"|^import\s*"([^"]+)"/gm,
+    /createRequire\(import\.meta\.url\)\("([^"]+)"\)/g,
+    /^var \w+ = (?:__toESM\()?require\("([^"]+)"\)/gm,
+  ]
+  return patterns.flatMap((p) => [...text.matchAll(p)].map((m) => (m[1] ?? m[2])!))
+}
+
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'taskos-dist-'))
   pkg = join(dir, 'taskos')
@@ -68,48 +82,81 @@ export const whereAmI = defineTask(import.meta.url, function whereAmI() { return
 after(() => rmSync(dir, { recursive: true, force: true }))
 
 describe('build', () => {
-  test('build: the kernel and the pool are one file, dist/core.js, that their entry points re-export; the rest is one file per entry point plus shared chunks', () => {
-    const js = outputs.filter((f) => f.endsWith('.js')).map((f) => f.slice(f.indexOf('/dist/') + 6))
+  test('build: the kernel and the pool are one CommonJS file, dist/core.cjs, that their entry points re-export; the rest is one file per entry point plus shared chunks', () => {
+    const js = outputs.filter((f) => /\.c?js$/.test(f)).map((f) => f.slice(f.indexOf('/dist/') + 6))
     for (const entry of [
       'index.js',
+      'core.cjs',
       'core.js',
       'kernel/index.js',
       'pool/index.js',
-      'pool/worker.js',
+      'pool/worker.cjs',
       'cli/main.js',
     ]) {
       assert.ok(js.includes(entry), `dist/${entry} is built`)
     }
     const loose = js.filter(
-      (f) => !f.startsWith('chunks/') && !f.includes('/') && f !== 'index.js' && f !== 'core.js',
+      (f) => !f.startsWith('chunks/') && !f.includes('/') && !['index.js', 'core.js', 'core.cjs'].includes(f),
     )
     assert.deepEqual(loose, [], 'no other file at the top of dist/')
     // what a worker thread loads: its entry and the core, nothing else
-    for (const entry of ['kernel/index.js', 'pool/index.js', 'pool/worker.js']) {
+    for (const [entry, core] of [
+      ['core.js', './core.cjs'],
+      ['kernel/index.js', '../core.cjs'],
+      ['pool/index.js', '../core.cjs'],
+    ] as const) {
       const text = readFileSync(join(pkg, 'dist', entry), 'utf8')
-      const from = new Set(
-        [...text.matchAll(/^(?:import|export)\b[^;]*?from\s*"([^"]+)"|^import\s*"([^"]+)"/gm)].map(
-          (m) => m[1] ?? m[2],
-        ),
-      )
-      assert.deepEqual([...from], ['../core.js'], `dist/${entry} imports the core alone`)
+      assert.deepEqual(staticImports(text), ['node:module', core], `dist/${entry} takes the core alone`)
     }
-    const core = readFileSync(join(pkg, 'dist', 'core.js'), 'utf8')
+    const worker = readFileSync(join(pkg, 'dist', 'pool', 'worker.cjs'), 'utf8')
     assert.deepEqual(
-      [...core.matchAll(/^import\b[^;]*?from\s*"([^"]+)"/gm)]
-        .map((m) => m[1])
-        .filter((f) => !f!.startsWith('node:')),
+      staticImports(worker).filter((f) => !f.startsWith('node:')),
       [],
-      'the core imports node builtins only',
+      'the worker entry requires node builtins only (it loads the core by its path)',
+    )
+    assert.match(worker, /"core\.cjs"/)
+    const core = readFileSync(join(pkg, 'dist', 'core.cjs'), 'utf8')
+    assert.match(core, /^"use strict";/, 'the core is strict code')
+    assert.ok(staticImports(core).includes('node:worker_threads'), "the core's requires are seen")
+    assert.deepEqual(
+      staticImports(core).filter((f) => !f.startsWith('node:')),
+      [],
+      'the core requires node builtins only',
     )
     assert.ok(
       js.some((f) => f.startsWith('chunks/')),
       'shared code is in dist/chunks/',
     )
+    for (const map of ['core.cjs.map', 'pool/worker.cjs.map'])
+      assert.ok(readdirSync(join(pkg, 'dist', map, '..')).includes(map.split('/').pop()!), `dist/${map}`)
     assert.ok(
       readdirSync(join(pkg, 'dist', 'chunks')).some((f) => f.endsWith('.js.map')),
       'with source maps',
     )
+  })
+
+  test('build: a thread worker compiles the core from the code cache that the first thread of the process made (not with source maps on)', async () => {
+    writeFileSync(
+      join(app, 'code-cache.mjs'),
+      `import { Pool } from 'taskos/pool'
+import { inc } from './tasks.mjs'
+const starts = []
+for (let i = 0; i < 3; i++) {
+  const pool = new Pool({ workers: 1 })
+  if (await pool.run(inc, [i]) !== i + 1) throw new Error('wrong result')
+  await pool.close()
+  starts.push(pool._codeCacheStarts)
+}
+console.log(JSON.stringify(starts))
+`,
+    )
+    assert.deepEqual(JSON.parse(await node('code-cache.mjs')), [0, 1, 1], 'the first thread made it')
+    const r = await run(process.execPath, ['--enable-source-maps', 'code-cache.mjs'], {
+      cwd: app,
+      timeout: 60_000,
+      encoding: 'utf8',
+    })
+    assert.deepEqual(JSON.parse(r.stdout), [0, 0, 0], 'with source maps, threads require the core')
   })
 
   test('build: a pool runs a task module that imports taskos, in a thread and in a process', async () => {
@@ -245,11 +292,7 @@ console.log(JSON.stringify(found))
       const visit = (file: string): void => {
         if (seen.has(file)) return
         seen.add(file)
-        const text = readFileSync(file, 'utf8')
-        for (const [, from, bare] of text.matchAll(
-          /^(?:import|export)\b[^;]*?from\s*"([^"]+)"|^import\s*"([^"]+)"/gm,
-        )) {
-          const spec = (from ?? bare)!
+        for (const spec of staticImports(readFileSync(file, 'utf8'))) {
           if (spec.startsWith('.')) visit(join(file, '..', spec))
           else packages.add(spec)
         }
@@ -266,7 +309,7 @@ console.log(JSON.stringify(found))
     )
     // builtins a new worker thread would compile for nothing (~2 ms each): loaded on first use
     const heavyBuiltins = ['node:child_process', 'node:crypto', 'node:net', 'node:http']
-    for (const entry of ['index.js', 'pool/index.js', 'batch/index.js', 'pool/worker.js']) {
+    for (const entry of ['index.js', 'pool/index.js', 'batch/index.js', 'pool/worker.cjs']) {
       const packages = packagesOf(entry)
       for (const name of [...cliOnly, ...heavyBuiltins]) {
         assert.ok(!packages.has(name), `dist/${entry} does not import ${name}`)
