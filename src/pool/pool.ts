@@ -173,7 +173,7 @@ function threadEntry(): { entry: URL | string; eval: boolean } {
 /**
  * V8's code cache of the built runtime (dist/core.cjs): every thread worker started after it came
  * compiles the runtime from it instead of from its source (worker-entry.ts). The first thread this
- * process starts makes it ({@link codeCacheMaker}); a thread whose cache V8 refused makes a new one.
+ * process starts makes it ({@link codeCacheMaker}); when V8 refuses it, the next thread makes another.
  */
 let codeCache: Uint8Array | undefined
 /** The thread asked to make {@link codeCache}, until it sent it or died. */
@@ -201,6 +201,8 @@ class WorkerSlot {
   readonly child: ChildProcess | undefined
   /** Thread workers: bumped after every message posted, for a worker that spins between tasks (worker-runtime.ts). */
   readonly doorbell: Int32Array | undefined
+  /** The code cache this thread was given (see `codeCache`). */
+  readonly codeCache: Uint8Array | undefined
 
   constructor(id: number, pool: Pool, options: Required<Pick<PoolOptions, 'isolation'>> & PoolOptions) {
     this.id = id
@@ -213,6 +215,7 @@ class WorkerSlot {
       this.doorbell = new Int32Array(doorbell)
       const makeCodeCache = !fromSource && codeCache === undefined && codeCacheMaker === undefined
       if (makeCodeCache) codeCacheMaker = this
+      this.codeCache = codeCache
       const worker = new Worker(entry, {
         eval: evalEntry,
         workerData: { doorbell, codeCache, makeCodeCache },
@@ -231,6 +234,7 @@ class WorkerSlot {
       this.child = child
       this.thread = undefined
       this.doorbell = undefined
+      this.codeCache = undefined
     }
     this.ref(false)
   }
@@ -717,6 +721,8 @@ export class Pool implements Executor, TaskOwner {
       case 'ready':
         worker.ready = true
         if (m.cached) this._codeCacheStarts++
+        // V8 refused the cache (this never happened here): the next thread makes another
+        else if (worker.codeCache !== undefined && worker.codeCache === codeCache) codeCache = undefined
         this.#startFailures = 0
         worker.ref(false)
         this.#pump()

@@ -25,10 +25,10 @@
  *
  * Worker → pool:
  * - `ready`: the worker runs and listens; `cached`: its runtime came from the code cache the pool
- *   gave (built package, thread workers: worker-entry.ts).
+ *   gave (built package, thread workers: worker-entry.ts; false when V8 refused it).
  * - `code-cache`: `data`, V8's code cache of the runtime (dist/core.cjs), made by the thread the
- *   pool asked (`workerData.makeCodeCache`), or by one that V8 refused the cache it got; sent before
- *   `ready`. The pool gives it to the threads it starts next.
+ *   pool asked (`workerData.makeCodeCache`); sent before `ready`. The pool gives it to the threads
+ *   it starts next.
  * - `done`: results in column form: `ids[i]` (a number: the first of consecutive ids) with
  *   `values[i]`; `errors` lists the indexes whose
  *   value is a serialized error (left out when none failed); `ms` is the run time in the worker of

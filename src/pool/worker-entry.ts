@@ -6,10 +6,11 @@
  * compiles that file through V8's code cache when its pool gave it one (`workerData.codeCache`):
  * the file is read, V8 takes the compiled code from the cache instead of parsing 190 KB, which a
  * new thread otherwise pays at every start (docs/benchmarks.md, pool start-up). The first thread a
- * process starts compiles the source and makes the cache (`workerData.makeCodeCache`, ~1.4 ms
- * here), which the pool keeps for every thread it starts after it; so does a thread whose cache V8
- * refused. The runtime then sits in `require.cache` like any module: the task module's
- * `import … from 'taskos/pool'` finds this very copy.
+ * process starts compiles the source and makes the cache (`workerData.makeCodeCache`), which the
+ * pool keeps for every thread it starts after it; when V8 refuses a cache, the thread says so in
+ * its `ready`, and the pool has its next thread make another. The runtime then sits in
+ * `require.cache` like any module: the task module's `import … from 'taskos/pool'` finds this very
+ * copy.
  *
  * A process worker, and a thread when source maps are on (Node maps the stack frames of what its
  * own loader loaded), require the runtime as usual.
@@ -18,7 +19,7 @@
 import { readFileSync } from 'node:fs'
 import Module, { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
-import { Script } from 'node:vm'
+import { compileFunction } from 'node:vm'
 import { isMainThread, workerData } from 'node:worker_threads'
 import type { WorkerStart, startWorker } from './worker-runtime.js'
 
@@ -27,7 +28,8 @@ interface Runtime {
   startWorker: typeof startWorker
 }
 
-/** The CommonJS wrapper's parameters, as Node passes them to a module's code. */
+/** The parameters of a CommonJS module's code, as Node passes them. */
+const PARAMETERS = ['exports', 'require', 'module', '__filename', '__dirname']
 type Wrapper = (
   exports: unknown,
   require: NodeJS.Require,
@@ -46,30 +48,30 @@ interface ThreadData {
 }
 
 /**
- * The runtime compiled from the code cache in `data`, or from its source, then making a code cache
- * when the pool asked for one or V8 refused the one given.
+ * The runtime compiled as Node compiles a CommonJS module (a function of `exports`, `require`, …),
+ * from the code cache in `data` or from its source, V8 making a code cache as it compiles when the
+ * pool asked for one; then run, and put in `require.cache`.
  */
 function compile(data: ThreadData): WorkerStart & { runtime: Runtime } {
   const cache = data.codeCache
-  const script = new Script(Module.wrap(readFileSync(CORE, 'utf8')), { filename: CORE, cachedData: cache })
+  const make = data.makeCodeCache === true
+  const wrapper = compileFunction(readFileSync(CORE, 'utf8'), PARAMETERS, {
+    filename: CORE,
+    cachedData: cache,
+    produceCachedData: make,
+  }) as Wrapper & { cachedDataRejected?: boolean; cachedData?: Buffer }
+  const cached = cache !== undefined && wrapper.cachedDataRejected !== true
   const module = new Module(CORE)
   module.filename = CORE
   load.cache[CORE] = module
   try {
-    const wrapper = script.runInThisContext() as Wrapper
     wrapper.call(module.exports, module.exports, load, module, CORE, dirname(CORE))
   } catch (error) {
     delete load.cache[CORE]
     throw error
   }
   module.loaded = true
-  const cached = cache !== undefined && script.cachedDataRejected !== true
-  const make = data.makeCodeCache === true || (cache !== undefined && !cached)
-  return {
-    runtime: module.exports as Runtime,
-    cached,
-    codeCache: make ? script.createCachedData() : undefined,
-  }
+  return { runtime: module.exports as Runtime, cached, codeCache: make ? wrapper.cachedData : undefined }
 }
 
 const start: WorkerStart & { runtime: Runtime } =

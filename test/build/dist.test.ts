@@ -159,6 +159,21 @@ console.log(JSON.stringify(starts))
     assert.deepEqual(JSON.parse(r.stdout), [0, 0, 0], 'with source maps, threads require the core')
   })
 
+  test('build: a thread given a code cache that V8 refuses compiles the core from its source and says so', async () => {
+    writeFileSync(
+      join(app, 'bad-cache.mjs'),
+      `import { Worker } from 'node:worker_threads'
+import { once } from 'node:events'
+const entry = new URL('./node_modules/taskos/dist/pool/worker.cjs', import.meta.url)
+const worker = new Worker(entry, { workerData: { codeCache: new Uint8Array(64).fill(7) } })
+const [ready] = await once(worker, 'message')
+await worker.terminate()
+console.log(JSON.stringify(ready))
+`,
+    )
+    assert.deepEqual(JSON.parse(await node('bad-cache.mjs')), { t: 'ready', cached: false })
+  })
+
   test('build: a pool runs a task module that imports taskos, in a thread and in a process', async () => {
     writeFileSync(
       join(app, 'pool.mjs'),
