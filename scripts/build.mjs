@@ -183,14 +183,17 @@ export async function buildJs({ src = join(ROOT, 'src'), outdir = join(ROOT, 'di
       sourcefile: 'core.ts',
       loader: 'ts',
     },
-    define: { 'import.meta.url': '__taskosUrl', 'import.meta.resolve': '__taskosResolve' },
+    define: { 'import.meta.url': '__taskos.url', 'import.meta.resolve': '__taskos.resolve' },
     banner: {
       js: [
         // before the banner's code: the core is strict code, as the ES modules it is made of
         '"use strict";',
-        '// the kernel and the pool (scripts/build.mjs); import.meta.url and import.meta.resolve read:',
-        'const __taskosUrl = require("node:url").pathToFileURL(__filename).href;',
-        'const __taskosResolve = (specifier) => require("node:url").pathToFileURL(require.resolve(specifier)).href;',
+        '// the kernel and the pool (scripts/build.mjs); import.meta.url and import.meta.resolve read this',
+        "// file's, loading node:url when first asked (a worker thread never needs it)",
+        'const __taskos = {',
+        '  get url() { return require("node:url").pathToFileURL(__filename).href; },',
+        '  resolve: (specifier) => require("node:url").pathToFileURL(require.resolve(specifier)).href,',
+        '};',
       ].join('\n'),
     },
     outfile: join(outdir, 'core.cjs'),

@@ -3,9 +3,9 @@
  * thread, a child process or a cluster node can import it and run it.
  * @module
  */
-import { pathToFileURL } from 'node:url'
 import { TaskosError, describe } from '../kernel/errors.js'
 import type { BodyResult, TaskContext } from '../kernel/index.js'
+import { nodeUrl } from './builtins.js'
 
 /**
  * A task function defined with {@link defineTask}: still a plain function (it runs in-process with
@@ -58,7 +58,7 @@ export function defineTask<A extends unknown[], X>(
       'defineTask needs a named function: export const sum = defineTask(import.meta.url, function sum(t, …) { … })',
     )
   }
-  const url = moduleUrl.startsWith('file:') ? moduleUrl : pathToFileURL(moduleUrl).href
+  const url = moduleUrl.startsWith('file:') ? moduleUrl : nodeUrl().pathToFileURL(moduleUrl).href
   Object.defineProperties(fn, {
     taskModule: { value: url, enumerable: false },
     taskName: { value: fn.name, enumerable: false },

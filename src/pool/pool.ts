@@ -12,12 +12,10 @@
  * kills its worker is found and fails, and the others complete. The pool replaces dead workers.
  * @module
  */
-import { availableParallelism } from 'node:os'
 import { Worker } from 'node:worker_threads'
 import type { ResourceLimits, TransferListItem } from 'node:worker_threads'
 import type { ChildProcess, StdioOptions } from 'node:child_process'
-import { childProcess } from './builtins.js'
-import { fileURLToPath } from 'node:url'
+import { childProcess, nodeOs, nodeUrl } from './builtins.js'
 import { realClock } from '../kernel/clock.js'
 import { Emitter } from '../kernel/emitter.js'
 import { CancelledError, TaskosError, TimeoutError, WorkerCrashedError, describe } from '../kernel/errors.js'
@@ -45,7 +43,7 @@ import type { MapOptions } from './map.js'
 
 /** Options of `new Pool()`. */
 export interface PoolOptions {
-  /** Number of workers. @default os.availableParallelism() */
+  /** Number of workers. @default os.nodeOs().availableParallelism() */
   workers?: number
   /** Worker threads share memory (`shared`, transfers); processes isolate crashes and memory. @default 'thread' */
   isolation?: 'thread' | 'process'
@@ -135,7 +133,12 @@ export { PoolTask } from './pool-task.js'
 
 // ---- workers ----------------------------------------------------------------------------------
 
-const fromSource = import.meta.url.endsWith('.ts')
+let runsFromSource: boolean | undefined
+/** Whether this code runs from the TypeScript sources (tests, tsx), not the built package. */
+function fromSource(): boolean {
+  // asked on first use: in the built package, import.meta.url loads node:url (scripts/build.mjs)
+  return (runsFromSource ??= import.meta.url.endsWith('.ts'))
+}
 let entry: URL | undefined
 
 /**
@@ -148,7 +151,7 @@ let entry: URL | undefined
  * resolved.
  */
 function workerEntry(): URL {
-  return (entry ??= fromSource
+  return (entry ??= fromSource()
     ? new URL('./worker.ts', import.meta.url)
     : new URL('dist/pool/worker.cjs', import.meta.resolve('taskos/package.json')))
 }
@@ -161,7 +164,7 @@ function workerEntry(): URL {
  *   inherit it, and Node refuses a file as their entry; a script is string input, so it may import.
  */
 function threadEntry(): { entry: URL | string; eval: boolean } {
-  if (!fromSource) {
+  if (!fromSource()) {
     if (!process.execArgv.some((a) => INPUT_TYPE.test(a))) return { entry: workerEntry(), eval: false }
     return { entry: `import(${JSON.stringify(workerEntry().href)})`, eval: true }
   }
@@ -213,7 +216,7 @@ class WorkerSlot {
       const { entry, eval: evalEntry } = threadEntry()
       const doorbell = new SharedArrayBuffer(4)
       this.doorbell = new Int32Array(doorbell)
-      const makeCodeCache = !fromSource && codeCache === undefined && codeCacheMaker === undefined
+      const makeCodeCache = !fromSource() && codeCache === undefined && codeCacheMaker === undefined
       if (makeCodeCache) codeCacheMaker = this
       this.codeCache = codeCache
       const worker = new Worker(entry, {
@@ -326,7 +329,7 @@ export class Pool implements Executor, TaskOwner {
 
   constructor(options: PoolOptions = {}) {
     if (typeof options !== 'object' || options === null) throw invalid('options', options, 'an object')
-    const workers = options.workers ?? availableParallelism()
+    const workers = options.workers ?? nodeOs().availableParallelism()
     if (!Number.isInteger(workers) || workers < 1) throw invalid('workers', workers, 'an integer >= 1')
     const isolation = options.isolation ?? DEFAULTS.isolation
     if (isolation !== 'thread' && isolation !== 'process')
@@ -907,7 +910,7 @@ export class Pool implements Executor, TaskOwner {
     const worker = new WorkerSlot(this.#nextWorker++, this, this.#options)
     this.#workers.push(worker)
     if (this.#options.bind === true && worker.child?.pid !== undefined)
-      bindToCpu(worker.child.pid, (worker.id - 1) % availableParallelism())
+      bindToCpu(worker.child.pid, (worker.id - 1) % nodeOs().availableParallelism())
     return worker
   }
 
@@ -1126,7 +1129,7 @@ function cloneable(value: unknown, transfer: readonly TransferListItem[] | undef
  * batch), so it is only the fallback.
  */
 function startProcess(): ChildProcess {
-  const entry = fileURLToPath(workerEntry())
+  const entry = nodeUrl().fileURLToPath(workerEntry())
   const stdio: StdioOptions = ['ignore', 'inherit', 'inherit', 'ipc']
   const execArgv = processExecArgv()
   const setpriv = parentDeathSetpriv()
