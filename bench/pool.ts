@@ -254,7 +254,11 @@ async function handOver(name: 'taskos' | 'raw-each', way: Way, n: number, p: Pro
 
 const execFileAsync = promisify(execFile)
 const PROBE = fileURLToPath(new URL('./fixtures/pool-startup.mjs', import.meta.url))
-const SOURCE_POOL = new URL('../src/pool/index.ts', import.meta.url).href
+/** taskos from its TypeScript sources: the pool, and the task module that imports it. */
+const SOURCE = {
+  pool: new URL('../src/pool/index.ts', import.meta.url).href,
+  tasks: new URL('./fixtures/pool-tasks.ts', import.meta.url).href,
+}
 
 /** Who starts in the start-up probe, and how. */
 const STARTERS = ['taskos-js', 'taskos-tsx', 'piscina', 'tinypool', 'workerpool', 'raw'] as const
@@ -277,7 +281,7 @@ interface ProbeRun {
  * probe died twice.
  */
 async function probeOnce(who: Starter, pools: number): Promise<ProbeRun | undefined> {
-  const poolUrl = who === 'taskos-js' ? await compiledPool() : SOURCE_POOL
+  const taskos = who === 'taskos-js' ? await compiledPool() : SOURCE
   const subject = who.startsWith('taskos') ? 'taskos' : who
   const execArgv = who === 'taskos-tsx' ? ['--import', 'tsx'] : []
   // Node 20.19+ sometimes aborts (`CreateRequiredModuleFacade` or `IsGraphAsync` assertions) when
@@ -285,7 +289,7 @@ async function probeOnce(who: Starter, pools: number): Promise<ProbeRun | undefi
   for (let attempt = 1; attempt <= 2; attempt++) {
     try {
       const { stdout } = await execFileAsync(process.execPath, [...execArgv, PROBE, subject, String(pools)], {
-        env: { ...process.env, TASKOS_BENCH_POOL_URL: poolUrl },
+        env: { ...process.env, TASKOS_BENCH_POOL_URL: taskos.pool, TASKOS_BENCH_TASKS_URL: taskos.tasks },
       })
       return JSON.parse(stdout.trim().split('\n').pop()!) as ProbeRun
     } catch (error) {

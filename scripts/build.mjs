@@ -142,6 +142,31 @@ export const { ${[...names].sort().join(', ')} } = core;
 `
 }
 
+/**
+ * `text` (esbuild's output) as ASCII. esbuild escapes what is not ASCII in strings, regular
+ * expressions, templates and names (`charset: 'ascii'`, its default), but keeps the comments it
+ * keeps as they are, and one such character makes V8 hold the whole 190 KB of the core as a
+ * two-byte string, which a new worker reads, decodes and scans: 0.66 ms to read it here, 0.36 ms in
+ * ASCII. Each character becomes one ASCII character per UTF-16 unit, so the source maps' columns
+ * still hold.
+ */
+function ascii(text) {
+  const near = {
+    '…': '.',
+    '·': '*',
+    '→': '>',
+    '←': '<',
+    '×': 'x',
+    '–': '-',
+    '—': '-',
+    '’': "'",
+    '‘': "'",
+    '“': '"',
+    '”': '"',
+  }
+  return text.replace(/[^\p{ASCII}]/gu, (c) => near[c] ?? '?'.repeat(c.length))
+}
+
 /** The core's export names, from esbuild's annotation of a CommonJS output for Node. */
 function cjsExports(text) {
   const list = /^0 && \(module\.exports = \{([^}]*)\}\);$/m.exec(text)?.[1]
@@ -238,7 +263,7 @@ export async function buildJs({ src = join(ROOT, 'src'), outdir = join(ROOT, 'di
   const written = []
   const write = (path, text) => {
     mkdirSync(dirname(path), { recursive: true })
-    writeFileSync(path, text)
+    writeFileSync(path, /\.c?js$/.test(path) ? ascii(text) : text)
     written.push(relative(process.cwd(), path))
   }
   const relativeTo = (file, target) => {

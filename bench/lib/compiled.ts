@@ -90,7 +90,11 @@ export async function compileSources(
     rmSync(staging, { recursive: true, force: true })
     await buildJs({ outdir: join(staging, 'dist'), parts })
     for (const [name, text] of Object.entries(extras)) writeFileSync(join(staging, 'dist', name), text)
-    const pkg = { name: 'taskos', type: 'module', exports: { './package.json': './package.json' } }
+    const pkg = {
+      name: 'taskos',
+      type: 'module',
+      exports: { './package.json': './package.json', './pool': './dist/pool/index.js' },
+    }
     writeFileSync(join(staging, 'package.json'), `${JSON.stringify(pkg)}\n`) // written last: marks it complete
     try {
       renameSync(staging, out)
@@ -102,7 +106,23 @@ export async function compileSources(
   return dist
 }
 
-/** Builds (once per version of the sources) and gives the file URL of the compiled `pool/index.js`. */
-export async function compiledPool(): Promise<string> {
-  return pathToFileURL(join(await compileSources(['kernel', 'pool']), 'pool', 'index.js')).href
+/** The compiled pool: the file URLs of its `pool/index.js` and of the benchmark's task module. */
+export interface CompiledPool {
+  pool: string
+  /** `bench/fixtures/pool-tasks-js.mjs`, inside the compiled package: `taskos/pool` names it. */
+  tasks: string
+}
+
+/** Builds (once per version of the sources) the kernel and the pool, with the benchmark's task module. */
+export async function compiledPool(): Promise<CompiledPool> {
+  const fixture = (name: string): string =>
+    readFileSync(new URL(`../fixtures/${name}`, import.meta.url), 'utf8')
+  const dist = await compileSources(['kernel', 'pool'], {
+    'pool-tasks-js.mjs': fixture('pool-tasks-js.mjs'),
+    'pool-bodies.mjs': fixture('pool-bodies.mjs'),
+  })
+  return {
+    pool: pathToFileURL(join(dist, 'pool', 'index.js')).href,
+    tasks: pathToFileURL(join(dist, 'pool-tasks-js.mjs')).href,
+  }
 }

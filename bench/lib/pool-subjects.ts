@@ -141,12 +141,11 @@ export async function open(name: SubjectName, rounds = 3, perRound = 200): Promi
   return subject
 }
 
-/** taskos's `Pool`, compiled; its task module imports the same build (`TASKOS_BENCH_POOL_URL`). */
+/** taskos's `Pool`, compiled; its task module imports the same build (`taskos/pool`). */
 async function createTaskos(): Promise<Subject> {
-  const url = await compiledPool()
-  process.env.TASKOS_BENCH_POOL_URL = url
-  const { Pool } = (await import(url)) as typeof import('../../src/pool/index.js')
-  const tasks = await import('../fixtures/pool-tasks-js.mjs')
+  const compiled = await compiledPool()
+  const { Pool } = (await import(compiled.pool)) as typeof import('../../src/pool/index.js')
+  const tasks = (await import(compiled.tasks)) as typeof import('../fixtures/pool-tasks-js.mjs')
   const pool = new Pool({ workers: WORKERS })
   const fns = { inc: tasks.inc, spin: tasks.spin, receivedAt: tasks.receivedAt }
   return {
