@@ -32,7 +32,7 @@ import { Pool } from '../src/pool/index.js'
 import { Monitor } from '../src/monitor/index.js'
 import { inc } from './fixtures/pool-tasks.js'
 import type { BenchCase, Benchmark, CaseResult, Probe } from './lib/harness.js'
-import { gc, median, splitInterleaved } from './lib/harness.js'
+import { gc, median, rotated, splitInterleaved } from './lib/harness.js'
 import { fixed, grouped, note, perRep, printTable, printTargets, ratio } from './lib/pool-report.js'
 
 const WORKERS = 2
@@ -191,8 +191,7 @@ let rounds = 0
 
 /** One round: every set-up once, in an order that rotates; notes `<setup>:<figure>` of each. */
 async function overhead(n: number, p: Probe): Promise<void> {
-  const first = rounds++ % SETUPS.length
-  const order = [...SETUPS.slice(first), ...SETUPS.slice(0, first)]
+  const order = rotated(SETUPS, rounds++)
   p.start({ gc: false })
   for (const setup of order) {
     const r = await overheadOnce(setup, n)

@@ -17,7 +17,7 @@ import { promisify } from 'node:util'
 import { shared } from '../src/pool/index.js'
 import { monotonicMs } from './fixtures/pool-bodies.mjs'
 import type { BenchCase, Benchmark, CaseResult, Probe, RunInfo } from './lib/harness.js'
-import { gc, median, splitInterleaved } from './lib/harness.js'
+import { gc, median, rotated, splitInterleaved } from './lib/harness.js'
 import type { Row, TargetCheck } from './lib/pool-report.js'
 import {
   compact,
@@ -264,8 +264,8 @@ const SOURCE = {
 const STARTERS = ['taskos-js', 'taskos-tsx', 'piscina', 'tinypool', 'workerpool', 'raw'] as const
 type Starter = (typeof STARTERS)[number]
 
-/** Rounds of the interleaved start-up case (1 with --quick). */
-const STARTUP_ROUNDS = 5
+/** Rounds of the interleaved start-up case (1 with --quick): each subject runs once in each place. */
+const STARTUP_ROUNDS = 6
 
 /** What one probe process measured: its cold start, then one figure per new pool. */
 interface ProbeRun {
@@ -304,8 +304,10 @@ async function probeOnce(who: Starter, pools: number): Promise<ProbeRun | undefi
 
 /**
  * Every subject's start-up, interleaved: rounds of one probe process per subject, the subjects
- * taking turns, so that a slow stretch of this shared machine weighs on all of them alike (one
- * case per subject ran each subject's pools a minute apart from the others'). Notes, per subject
+ * taking turns in an order that rotates from round to round, so that a slow stretch of this shared
+ * machine weighs on all of them alike (one case per subject ran each subject's pools a minute
+ * apart from the others'; in a fixed order taskos always ran first, right after the previous
+ * round's last probe). Notes, per subject
  * (`<who>:ms`, `<who>:cpuMs`, `<who>:cold`, `<who>:pools`), the median over every pool of every
  * round, and over the cold starts (a subject whose probe died in every round has none: its
  * figures read NaN).
@@ -315,7 +317,7 @@ async function startup(pools: number, p: Probe): Promise<void> {
   const runs = new Map<Starter, ProbeRun[]>(STARTERS.map((who) => [who, []]))
   p.start()
   for (let round = 0; round < rounds; round++) {
-    for (const who of STARTERS) {
+    for (const who of rotated(STARTERS, round)) {
       const run = await probeOnce(who, pools)
       if (run !== undefined) runs.get(who)!.push(run)
     }

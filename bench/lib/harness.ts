@@ -186,6 +186,16 @@ export async function runCase(c: BenchCase, n: number, reps: number): Promise<Ca
 }
 
 /**
+ * The order in which the subjects of an interleaved case take their turns in round `round`: the
+ * list rotated by one place per round, so that no subject always runs first (or right after
+ * another's heavy turn).
+ */
+export function rotated<T>(subjects: readonly T[], round: number): T[] {
+  const first = round % subjects.length
+  return [...subjects.slice(first), ...subjects.slice(0, first)]
+}
+
+/**
  * An interleaved case (one case whose every repetition runs every subject in turn and notes
  * `<subject>:<figure>`) as one result per subject, `<metric>/<subject>` beside it (its id is
  * `<metric>/interleaved`), for reports that read one result per subject. `make` gives each
