@@ -75,6 +75,7 @@ before(async () => {
 export const inc = defineTask(import.meta.url, function inc(_t, x) { return x + 1 })
 export const refuse = defineTask(import.meta.url, function refuse() { throw new TaskosError('ERR_INVALID_ARGUMENT', 'no') })
 export const whereAmI = defineTask(import.meta.url, function whereAmI() { return process.pid })
+export const quit = defineTask(import.meta.url, function quit() { process.exit(3) })
 `,
   )
 })
@@ -162,6 +163,27 @@ console.log(JSON.stringify(starts))
       encoding: 'utf8',
     })
     assert.deepEqual(JSON.parse(r.stdout), [0, 0, 0], 'with source maps, threads require the core')
+  })
+
+  test('build: a thread that dies is replaced by one that compiles the core from the code cache', async () => {
+    writeFileSync(
+      join(app, 'replace.mjs'),
+      `import { Pool } from 'taskos/pool'
+import { inc, quit } from './tasks.mjs'
+const pool = new Pool({ workers: 1 })
+const before = await pool.run(inc, [1])
+const crash = await pool.run(quit, []).then(() => 'no crash', (e) => [e.code, e.exitCode])
+const after = await pool.run(inc, [2])
+await pool.close()
+console.log(JSON.stringify({ before, crash, after, cached: pool._codeCacheStarts }))
+`,
+    )
+    assert.deepEqual(JSON.parse(await node('replace.mjs')), {
+      before: 2,
+      crash: ['ERR_WORKER_CRASHED', 3],
+      after: 3,
+      cached: 1,
+    })
   })
 
   test('build: a thread given a code cache that V8 refuses compiles the core from its source and says so', async () => {
