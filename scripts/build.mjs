@@ -273,7 +273,9 @@ export async function buildJs({ src = join(ROOT, 'src'), outdir = join(ROOT, 'di
   for (const file of [...core.outputFiles, ...worker.outputFiles]) write(file.path, file.text)
   write(join(outdir, 'core.js'), coreFacade('./core.cjs', exported))
   for (const file of facades.outputFiles) {
-    const names = namesFrom(file.text, CORE_IMPORT)
+    // what the entry point exports, each taken from the core under the same name (a renaming
+    // re-export, `export { a as b }`, would be missing from the core: said below)
+    const names = facades.metafile.outputs[relative(process.cwd(), file.path)].exports
     for (const name of names)
       if (!exported.has(name)) missing.push(`${relative(outdir, file.path)} exports ${name}`)
     write(file.path, coreFacade(relativeTo(file.path, 'core.cjs'), names))

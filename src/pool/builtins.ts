@@ -11,24 +11,19 @@ import { createRequire } from 'node:module'
 /** `require` beside this module, made on first use (a copy bundled elsewhere may never need it). */
 let load: NodeJS.Require | undefined
 
-/** `node:child_process`, loaded on the first call. */
-export function childProcess(): typeof import('node:child_process') {
-  return (load ??= createRequire(import.meta.url))(
-    'node:child_process',
-  ) as typeof import('node:child_process')
+/** The builtin `name`, loaded on the first call (`require` keeps it for the next). */
+function builtin<T>(name: string): T {
+  return (load ??= createRequire(import.meta.url))(name) as T
 }
+
+/** `node:child_process`, loaded on the first call. */
+export const childProcess = (): typeof import('node:child_process') => builtin('node:child_process')
 
 /** `node:crypto`, loaded on the first call. */
-export function nodeCrypto(): typeof import('node:crypto') {
-  return (load ??= createRequire(import.meta.url))('node:crypto') as typeof import('node:crypto')
-}
+export const nodeCrypto = (): typeof import('node:crypto') => builtin('node:crypto')
 
 /** `node:url`, loaded on the first call. */
-export function nodeUrl(): typeof import('node:url') {
-  return (load ??= createRequire(import.meta.url))('node:url') as typeof import('node:url')
-}
+export const nodeUrl = (): typeof import('node:url') => builtin('node:url')
 
 /** `node:os`, loaded on the first call. */
-export function nodeOs(): typeof import('node:os') {
-  return (load ??= createRequire(import.meta.url))('node:os') as typeof import('node:os')
-}
+export const nodeOs = (): typeof import('node:os') => builtin('node:os')

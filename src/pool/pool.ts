@@ -43,7 +43,7 @@ import type { MapOptions } from './map.js'
 
 /** Options of `new Pool()`. */
 export interface PoolOptions {
-  /** Number of workers. @default os.nodeOs().availableParallelism() */
+  /** Number of workers. @default os.availableParallelism() */
   workers?: number
   /** Worker threads share memory (`shared`, transfers); processes isolate crashes and memory. @default 'thread' */
   isolation?: 'thread' | 'process'
