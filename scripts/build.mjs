@@ -8,7 +8,8 @@
 //     chunks, each of which cost a new worker ~0.5 ms in Node's ES module loader. CommonJS because
 //     a script, unlike an ES module in Node 20, can be compiled from V8's code cache: the worker's
 //     entry, dist/pool/worker.cjs (src/pool/worker-entry.ts), does so (docs/benchmarks.md, pool
-//     start-up). `import.meta.url` and `import.meta.resolve` in the core read the file's own URL.
+//     start-up). `import.meta.url` and `import.meta.resolve` in the core read the file's own URL;
+//     its exports are one object literal of getters (esbuild's own table cost a worker 0.45 ms).
 //   - ES modules that re-export the core: dist/core.js, and the entry points of the kernel and the
 //     pool (dist/kernel/index.js, dist/pool/index.js), a few lines each that take its exports by
 //     `createRequire` (Node's `import` of a CommonJS file would scan its 190 KB for export names).
@@ -167,6 +168,34 @@ function ascii(text) {
   return text.replace(/[^\p{ASCII}]/gu, (c) => near[c] ?? '?'.repeat(c.length))
 }
 
+/**
+ * `text` (esbuild's CommonJS core) with its exports made by one object literal of getters at the
+ * end of the file. esbuild makes a getter per name on an object at the top, then `__toCommonJS`
+ * copies each onto `module.exports` through `defineProperty` and another getter: 0.45 ms of a new
+ * worker thread's ~1.9 ms running the core's top level, where the literal takes ~0.05 ms
+ * (docs/benchmarks.md, pool start-up). Getters keep what esbuild's kept: live bindings, read when
+ * asked. The table's lines, and those of the object it filled, are left empty, and the literal follows the last line of code, so the
+ * source map still holds.
+ */
+function plainExports(text) {
+  const table = /^__export\(core_exports, \{\n((?: {2}[\w$]+: \(\) => [\w$]+,?\n)+)\}\);\n/m.exec(text)
+  const object = 'var core_exports = {};\n'
+  const assignment = 'module.exports = __toCommonJS(core_exports);\n'
+  const annotation = '\n0 && (module.exports = {'
+  if (table === null || ![object, assignment, annotation].every((part) => text.includes(part)))
+    throw new Error("dist/core.cjs: esbuild's export table not found (did esbuild change?)")
+  const getters = table[1]
+    .trimEnd()
+    .split('\n')
+    .map((line) => line.replace(/^ {2}([\w$]+): \(\) => ([\w$]+),?$/, 'get $1() { return $2; }'))
+  const exports = `\nmodule.exports = { ${getters.join(', ')} };`
+  return text
+    .replace(table[0], table[0].replace(/[^\n]/g, ''))
+    .replace(object, '\n')
+    .replace(assignment, '\n')
+    .replace(annotation, () => exports + annotation)
+}
+
 /** The core's export names, from esbuild's annotation of a CommonJS output for Node. */
 function cjsExports(text) {
   const list = /^0 && \(module\.exports = \{([^}]*)\}\);$/m.exec(text)?.[1]
@@ -223,7 +252,8 @@ export async function buildJs({ src = join(ROOT, 'src'), outdir = join(ROOT, 'di
     },
     outfile: join(outdir, 'core.cjs'),
   })
-  const exported = cjsExports(core.outputFiles.find((f) => f.path.endsWith('core.cjs')).text)
+  const coreFile = core.outputFiles.find((f) => f.path.endsWith('core.cjs'))
+  const exported = cjsExports(coreFile.text)
 
   // the worker's entry: CommonJS too; it loads the core by its path, and bundles none of it
   const worker = await build({
@@ -270,7 +300,8 @@ export async function buildJs({ src = join(ROOT, 'src'), outdir = join(ROOT, 'di
     const path = relative(dirname(file), join(outdir, target)).split(sep).join('/')
     return path.startsWith('.') ? path : `./${path}`
   }
-  for (const file of [...core.outputFiles, ...worker.outputFiles]) write(file.path, file.text)
+  for (const file of [...core.outputFiles, ...worker.outputFiles])
+    write(file.path, file === coreFile ? plainExports(file.text) : file.text)
   write(join(outdir, 'core.js'), coreFacade('./core.cjs', exported))
   for (const file of facades.outputFiles) {
     // what the entry point exports, each taken from the core under the same name (a renaming

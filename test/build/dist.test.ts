@@ -141,6 +141,34 @@ describe('build', () => {
     )
   })
 
+  test("build: the core's exports are one object of getters, made after its code, and its source map still points into src/", async () => {
+    const core = join(pkg, 'dist', 'core.cjs')
+    const annotated = /^0 && \(module\.exports = \{([^}]*)\}\);$/m.exec(readFileSync(core, 'utf8'))?.[1]
+    assert.ok(annotated !== undefined, "esbuild's export annotation for Node is kept")
+    const names = annotated.split(',').map((n) => n.trim())
+    const r = await run(
+      process.execPath,
+      [
+        '--enable-source-maps',
+        '-e',
+        `const core = require(${JSON.stringify(core)})
+const getters = Object.keys(core).filter((k) => typeof Object.getOwnPropertyDescriptor(core, k).get === 'function')
+let stack = ''
+try { new core.Pool({ workers: 0 }) } catch (e) { stack = e.stack }
+console.log(JSON.stringify({ keys: Object.keys(core), getters: getters.length, stack }))`,
+      ],
+      { cwd: app, encoding: 'utf8' },
+    )
+    const out = JSON.parse(r.stdout) as { keys: string[]; getters: number; stack: string }
+    assert.deepEqual([...out.keys].sort(), [...names].sort(), 'every annotated name, nothing else')
+    assert.equal(out.getters, names.length, 'each a getter (live, as esbuild made them)')
+    // the frame of `new Pool` maps to the line of src/pool/pool.ts that throws
+    const frame = /\(([^()]*src[\\/]pool[\\/]pool\.ts):(\d+):\d+\)\n\s+at [^\n]*\[eval\]/.exec(out.stack)
+    assert.ok(frame !== null, `a frame in src/pool/pool.ts right under the caller:\n${out.stack}`)
+    const line = readFileSync(frame[1]!, 'utf8').split('\n')[Number(frame[2]) - 1]!
+    assert.match(line, /throw invalid\('workers'/)
+  })
+
   test('build: a thread worker compiles the core from the code cache that the first thread of the process made (not with source maps on)', async () => {
     writeFileSync(
       join(app, 'code-cache.mjs'),
