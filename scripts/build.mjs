@@ -174,8 +174,8 @@ function ascii(text) {
  * copies each onto `module.exports` through `defineProperty` and another getter: 0.45 ms of a new
  * worker thread's ~1.9 ms running the core's top level, where the literal takes ~0.05 ms
  * (docs/benchmarks.md, pool start-up). Getters keep what esbuild's kept: live bindings, read when
- * asked. The table's lines, and those of the object it filled, are left empty, and the literal follows the last line of code, so the
- * source map still holds.
+ * asked. The lines of the table and of the object it filled are left empty, and the literal
+ * follows the last line of code, so the source map still holds.
  */
 function plainExports(text) {
   const table = /^__export\(core_exports, \{\n((?: {2}[\w$]+: \(\) => [\w$]+,?\n)+)\}\);\n/m.exec(text)
